@@ -1,0 +1,54 @@
+#include "starling/actors/actor_directory.hpp"
+
+#include <algorithm>
+
+#include <caf/abstract_actor.hpp>
+#include <caf/actor_cast.hpp>
+
+namespace starling::actors {
+
+void actor_directory::add(const caf::actor& a, std::string name,
+                          std::string kind) {
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    entries_.push_back({a.id(), std::move(name), std::move(kind), a});
+  }
+  auto id = a.id();
+  caf::actor_cast<caf::abstract_actor*>(a)->attach_functor(
+    [this, id] { remove(id); });
+}
+
+void actor_directory::rename(caf::actor_id id, std::string name) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& e : entries_)
+    if (e.id == id)
+      e.name = std::move(name);
+}
+
+std::vector<actor_directory::entry> actor_directory::list() const {
+  std::lock_guard<std::mutex> guard(mtx_);
+  return entries_;
+}
+
+std::optional<actor_directory::entry>
+actor_directory::find(const std::string& id_or_name) const {
+  std::lock_guard<std::mutex> guard(mtx_);
+  for (auto& e : entries_)
+    if (e.name == id_or_name || std::to_string(e.id) == id_or_name)
+      return e;
+  return std::nullopt;
+}
+
+void actor_directory::remove(caf::actor_id id) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                [id](const entry& e) { return e.id == id; }),
+                 entries_.end());
+}
+
+void actor_directory::clear() {
+  std::lock_guard<std::mutex> guard(mtx_);
+  entries_.clear();
+}
+
+} // namespace starling::actors

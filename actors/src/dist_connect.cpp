@@ -1,0 +1,86 @@
+#include "starling/actors/dist_connect.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/io/basp_broker.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "starling/actors/wire.hpp"
+
+namespace starling::actors {
+
+caf::expected<dist_peer> dist_connect(caf::blocking_actor& self,
+                                      const std::string& host, uint16_t port,
+                                      runtime::handshake_client& hs,
+                                      const caf::actor& anchor,
+                                      std::chrono::milliseconds timeout) {
+  auto where = host + ":" + std::to_string(port);
+  caf::error err;
+  caf::actor gatekeeper;
+  self
+    .request(self.system().middleman().actor_handle(), timeout,
+             caf::connect_atom::value, host, port)
+    .receive(
+      [&](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+        gatekeeper = caf::actor_cast<caf::actor>(ptr);
+      },
+      [&](caf::error& e) {
+        err = fail("cannot reach " + where + ": " + describe(e));
+      });
+  if (err)
+    return err;
+  if (!gatekeeper)
+    return fail("nothing is published at " + where
+                + " (not a starling distribution port)");
+  std::string server_name, server_nonce;
+  self
+    .request(gatekeeper, timeout, hello_atom::value,
+             runtime::dist_protocol_version, hs.client_name(), hs.hidden())
+    .receive(
+      [&](std::string& name, std::string& nonce) {
+        server_name = std::move(name);
+        server_nonce = std::move(nonce);
+      },
+      [&](caf::error& e) { err = e; });
+  if (err)
+    return fail(where + " refused the handshake: " + describe(err));
+  auto proof = hs.answer(server_name, server_nonce);
+  dist_peer result;
+  std::string server_proof;
+  self
+    .request(gatekeeper, timeout, answer_atom::value, hs.nonce(), proof,
+             anchor)
+    .receive(
+      [&](std::string& sproof, caf::actor& agent) {
+        server_proof = std::move(sproof);
+        result.agent = std::move(agent);
+      },
+      [&](caf::error& e) { err = e; });
+  if (err)
+    return fail(server_name + " (" + where + ") refused us: " + describe(err));
+  std::string why;
+  if (!hs.verify_welcome(server_proof, why) || !result.agent)
+    return fail(why.empty() ? "malformed welcome from " + where : why);
+  result.name = server_name;
+  return result;
+}
+
+void disconnect_node(caf::actor_system& sys, const caf::node_id& nid) {
+  auto& mm = sys.middleman();
+  // BASP state belongs to the broker, which runs on the multiplexer thread:
+  // do the cleanup there, the way the broker handles a lost connection.
+  mm.backend().post([&mm, nid] {
+    auto hdl = mm.named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+    auto bb = static_cast<caf::io::basp_broker*>(
+      caf::actor_cast<caf::abstract_actor*>(hdl));
+    if (bb == nullptr)
+      return;
+    if (auto conn = bb->instance.tbl().lookup_direct(nid)) {
+      auto c = *conn;
+      bb->connection_cleanup(c, caf::sec::socket_disconnected);
+      bb->close(c);
+    }
+  });
+}
+
+} // namespace starling::actors

@@ -1,0 +1,103 @@
+#include "starling/actors/node.hpp"
+
+#include <csignal>
+#include <iostream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "starling/actors/actor_directory.hpp"
+#include "starling/actors/gatekeeper.hpp"
+#include "starling/actors/node_agent.hpp"
+#include "starling/actors/node_context.hpp"
+#include "starling/actors/peer_registry.hpp"
+#include "starling/actors/wire.hpp"
+
+namespace starling::actors {
+
+namespace {
+
+int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// BASP heartbeats: a tick every tick_ms/4 and a peer silent for tick_ms is
+/// disconnected (Erlang's net_ticktime works the same way). Every node of a
+/// cluster must use the same node.tick_ms.
+void configure_distribution(caf::actor_system_config& sys_cfg,
+                            const runtime::node_config& cfg) {
+  sys_cfg.load<caf::io::middleman>();
+  register_wire_types(sys_cfg);
+  sys_cfg.set("middleman.heartbeat-interval",
+              caf::timespan{std::chrono::milliseconds(cfg.tick_ms / 4)});
+  sys_cfg.set("middleman.connection-timeout",
+              caf::timespan{std::chrono::milliseconds(cfg.tick_ms)});
+  // Refuse, at the BASP level, CAF applications that are not starling.
+  sys_cfg.set("middleman.app-identifiers",
+              std::vector<std::string>{"starling"});
+  sys_cfg.set("logger.console", caf::atom("none"));
+}
+
+} // namespace
+
+int run_node(const runtime::node_config& cfg) {
+  // Block the stop signals before CAF starts its threads so that only
+  // sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto log = runtime::logger::to_stderr(cfg.name.str(), runtime::log_level::info);
+  if (cfg.cookie_is_default)
+    log.warning("using the built-in default cookie: any process that knows it "
+                "can control this node; set node.cookie (-cookie or "
+                "STARLING_NODE__COOKIE)");
+  actor_directory directory;
+  // Declared before the actor system so they outlive every actor using them.
+  std::optional<peer_registry> peers;
+  node_context ctx;
+  ctx.cfg = cfg;
+  ctx.log = &log;
+  ctx.directory = &directory;
+  ctx.now_ms = wall_clock_ms;
+  ctx.rnd = runtime::system_random();
+  ctx.started_at_ms = wall_clock_ms();
+
+  caf::actor_system_config sys_cfg;
+  configure_distribution(sys_cfg, cfg);
+  caf::actor_system sys{sys_cfg};
+  peers.emplace(sys.node());
+  ctx.sys = &sys;
+  ctx.peers = &*peers;
+
+  auto agent = spawn_node_agent(ctx);
+  auto gk = spawn_gatekeeper(ctx, agent);
+  // Bind all interfaces, as Erlang distribution does; reuse_addr lets a
+  // restarted node take its port back while old sockets sit in TIME_WAIT.
+  auto port = sys.middleman().publish(gk, cfg.dist_port, nullptr, true);
+  int rc = 0;
+  if (!port) {
+    log.error("cannot listen on distribution port "
+              + std::to_string(cfg.dist_port) + ": " + sys.render(port.error())
+              + " (is another node with this port running? set "
+                "node.dist_port)");
+    rc = 1;
+  } else {
+    log.info("node started: role " + runtime::to_string(cfg.role)
+             + ", distribution port " + std::to_string(*port) + ", tick "
+             + std::to_string(cfg.tick_ms) + " ms, version " STARLING_VERSION);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log.info(std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+  }
+  directory.clear();
+  caf::anon_send_exit(gk, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+  return rc;
+}
+
+} // namespace starling::actors

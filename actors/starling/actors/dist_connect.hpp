@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/blocking_actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/node_id.hpp>
+
+#include "starling/runtime/cookie_auth.hpp"
+
+namespace starling::actors {
+
+/// A node we connected to and authenticated with.
+struct dist_peer {
+  caf::actor agent;     ///< its node agent
+  std::string name;     ///< its node name, as proven in the handshake
+};
+
+/// Connects to the distribution port `host:port`, runs the cookie handshake
+/// (see runtime/cookie_auth.hpp) and returns the peer's node agent. `anchor`
+/// is the local actor whose lifetime bounds the session on the peer's side
+/// (our node agent, or the ctl/remsh actor). Every step is bounded by
+/// `timeout`. Blocking: call it from a detached or scoped actor.
+caf::expected<dist_peer> dist_connect(caf::blocking_actor& self,
+                                      const std::string& host, uint16_t port,
+                                      runtime::handshake_client& hs,
+                                      const caf::actor& anchor,
+                                      std::chrono::milliseconds timeout);
+
+/// Closes the BASP connection to `nid`, as if the network had dropped it:
+/// proxies of its actors die and local monitors get down messages.
+void disconnect_node(caf::actor_system& sys, const caf::node_id& nid);
+
+} // namespace starling::actors

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "starling/runtime/node_name.hpp"
+
+namespace starling::actors {
+
+/// A hidden node (Erlang's sense): what `starling ctl` and `starling remsh`
+/// use to talk to a node. It passes the cookie handshake like a peer but
+/// never joins the mesh and never shows in nodes(). Blocking; every call is
+/// bounded by the timeout given at connect.
+class hidden_client {
+public:
+  /// Either the answer text or, when `ok` is false, the error sentence.
+  struct answer {
+    bool ok = false;
+    std::string text;
+  };
+
+  ~hidden_client();
+
+  /// Connects and authenticates; nullptr with `error` set on failure.
+  /// `kind` names the client in the node's nodes(hidden): ctl, remsh, ...
+  static std::unique_ptr<hidden_client>
+  connect(const runtime::node_name& target, const std::string& cookie,
+          const std::string& kind, std::chrono::milliseconds timeout,
+          std::string& error);
+
+  const std::string& node() const { return node_; }
+
+  answer status();
+  answer cluster_status();
+  answer cluster_join(const std::string& target);
+  answer cluster_leave();
+  answer cluster_force_leave(const std::string& node);
+  answer shell(const std::string& line);
+  /// Erlang's nodes() / nodes(hidden) of the target.
+  answer nodes(bool hidden);
+
+private:
+  struct impl;
+  explicit hidden_client(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+  std::string node_;
+};
+
+} // namespace starling::actors

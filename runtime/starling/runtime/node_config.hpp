@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "starling/runtime/node_name.hpp"
+
+namespace starling::runtime {
+
+enum class node_role { core, replicant };
+
+std::string to_string(node_role role);
+
+/// One configuration key: its name as written in a config file
+/// (`section.key`), its built-in default ("" = none) and what it does.
+struct config_key {
+  std::string name;
+  std::string default_value;
+  std::string help;
+};
+
+/// Every key the node understands. A key not listed here is rejected.
+const std::vector<config_key>& config_schema();
+
+/// The built-in configuration as an ini text, so `starling` starts with no
+/// file at all (and `starling -print-config` can show it).
+std::string embedded_default_config();
+
+/// The cookie used when none is configured; the node warns about it.
+inline constexpr const char* default_cookie = "starlingsecretcookie";
+
+/// A validated node configuration.
+struct node_config {
+  node_name name;
+  std::string cookie;
+  bool cookie_is_default = false;
+  node_role role = node_role::core;
+  uint16_t dist_port = base_dist_port;
+  uint32_t tick_ms = 2000;
+  /// Every key's final value and where it came from ("default", the config
+  /// file's path, an environment variable, "command line").
+  std::map<std::string, std::pair<std::string, std::string>> settings;
+};
+
+/// What the process environment and host look like, passed in so tests can
+/// drive the loader without touching the real ones.
+struct config_inputs {
+  std::vector<std::string> args;        ///< command-line arguments (no argv[0])
+  std::vector<std::string> environment; ///< "KEY=VALUE" entries
+  std::string hostname;                 ///< used by -sname
+};
+
+struct config_result {
+  std::optional<node_config> config;
+  std::string error;   ///< set when config is empty and help is false
+  bool help = false;   ///< -help was given; usage is in help_text
+  std::string help_text;
+};
+
+/// Layers embedded defaults < config file (-config) < environment
+/// (STARLING_NODE__COOKIE for node.cookie) < command line, then validates.
+/// Every error names the offending key and where its value came from.
+config_result load_node_config(const config_inputs& in);
+
+/// Environment variable name for a config key: node.cookie ->
+/// STARLING_NODE__COOKIE.
+std::string env_var_for(const std::string& key);
+
+} // namespace starling::runtime

@@ -1,0 +1,177 @@
+"""Starts real starling nodes on 127.0.0.1 and talks to them through the
+real CLI (ctl, remsh). Every process is started here, tracked by PID and
+stopped by PID. Waiting is on events (a log line, a condition becoming true)
+with a deadline, never a fixed sleep."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("STARLING_BIN", "starling")
+PROBE = os.environ.get("STARLING_PROBE", "starling-basp-probe")
+COOKIE = "s3cret"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what):
+    """Re-evaluates predicate until it returns a truthy value or the deadline
+    passes; returns that value or fails with `what`."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def run(args, timeout=20, env=None):
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
+def parse_list(text):
+    """Parses the shell's Erlang-style list: ['a@h', 'b@h']."""
+    return re.findall(r"'([^']*)'", text)
+
+
+class Node:
+    def __init__(self, short, cookie=COOKIE, tick_ms=1000, port=None,
+                 extra=(), env=None, wait=True):
+        self.short = short
+        self.name = f"{short}@127.0.0.1"
+        self.port = port or free_port()
+        self.target = f"{self.name}:{self.port}"
+        self.cookie = cookie
+        self.tick_ms = tick_ms
+        self.lines = []
+        self.cv = threading.Condition()
+        args = [BIN, "-name", self.name, "-cookie", cookie, "-dist_port",
+                str(self.port), "-tick_ms", str(tick_ms), *extra]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        if wait:
+            self.wait_log(r"node started", 15)
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.cv:
+                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                self.cv.notify_all()
+        with self.cv:
+            self.cv.notify_all()
+
+    def log_text(self):
+        with self.cv:
+            return "\n".join(l for _, l in self.lines)
+
+    def wait_log(self, pattern, timeout, after=0.0):
+        """Waits for a log line matching pattern that arrived after the
+        monotonic time `after`; returns (arrival time, line)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for t, line in self.lines:
+                    if t >= after and rx.search(line):
+                        return t, line
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
+                    raise AssertionError(
+                        f"{self.name}: no log line /{pattern}/ within {timeout}s:\n"
+                        + "\n".join(l for _, l in self.lines[-30:]))
+                self.cv.wait(min(left, 0.2))
+
+    def ctl(self, *args, cookie=None, timeout_s=10):
+        return run([BIN, "ctl", "-node", self.target, "-cookie",
+                    cookie or self.cookie, "-timeout", str(timeout_s), *args],
+                   timeout=timeout_s + 10)
+
+    def eval(self, command, cookie=None):
+        return run([BIN, "remsh", self.target, "-cookie", cookie or self.cookie,
+                    "-eval", command])
+
+    def nodes(self, hidden=False):
+        r = self.eval("nodes(hidden)" if hidden else "nodes()")
+        assert r.returncode == 0, r.stderr
+        return sorted(parse_list(r.stdout))
+
+    def cluster_status(self):
+        r = self.ctl("cluster", "status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def join(self, other):
+        return self.ctl("cluster", "join", other.target)
+
+    def signal(self, sig):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.signal(signal.SIGCONT)
+            self.signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.proc.wait(10)
+        self.reader.join(5)
+        if not self.reader.is_alive():
+            self.proc.stderr.close()
+
+
+class ClusterTest(unittest.TestCase):
+    """Base class: nodes started through self.node() are stopped at the end."""
+
+    def setUp(self):
+        self.started = []
+
+    def tearDown(self):
+        for n in self.started:
+            n.stop()
+
+    def node(self, short, **kw):
+        n = Node(short, **kw)
+        self.started.append(n)
+        return n
+
+    def assertOk(self, result, contains=None):
+        self.assertEqual(result.returncode, 0,
+                         f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}")
+        if contains:
+            self.assertIn(contains, result.stdout)
+        return result
+
+    def assertFails(self, result, contains, code=None):
+        self.assertNotEqual(result.returncode, 0, f"unexpected success: {result.stdout}")
+        if code is not None:
+            self.assertEqual(result.returncode, code, result.stderr)
+        self.assertIn(contains, result.stderr)
+        return result
+
+    def mesh(self, *nodes):
+        """Joins every node to the first and waits for a full mesh."""
+        for n in nodes[1:]:
+            self.assertOk(n.join(nodes[0]), "joined the cluster")
+        names = sorted(n.name for n in nodes)
+        for n in nodes:
+            want = [x for x in names if x != n.name]
+            wait_until(lambda: n.nodes() == want or None, 10,
+                       f"{n.name} to see {want}")

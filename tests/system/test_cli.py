@@ -1,0 +1,173 @@
+"""Bad input to the node and to ctl: clear errors, non-zero exits, no hangs."""
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BIN, ClusterTest, Node, free_port, run
+
+
+class NodeStartupTest(ClusterTest):
+    def start_fails(self, args, expect, env=None):
+        r = run([BIN, *args], timeout=15, env=env)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(expect, r.stderr)
+
+    def test_bad_values_are_rejected_naming_the_key(self):
+        self.start_fails(["-name", "foo"], "invalid value for node.name: 'foo'")
+        self.start_fails(["-name", "a@b@c"], "more than one '@'")
+        self.start_fails(["-role", "boss"], "invalid value for node.role: 'boss'")
+        self.start_fails(["-dist_port", "99999"], "node.dist_port")
+        self.start_fails(["-tick_ms", "5"], "node.tick_ms")
+        self.start_fails(["-frobnicate"], "unrecognised option")
+        env = {**os.environ, "STARLING_NODE__ROLE": "leader"}
+        self.start_fails([], "node.role: 'leader' (from environment variable STARLING_NODE__ROLE)", env)
+        with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+            f.write("[node]\ntick_ms = soon\n")
+        try:
+            self.start_fails(["-config", f.name], f"node.tick_ms: 'soon' (from config file {f.name})")
+        finally:
+            os.unlink(f.name)
+        self.start_fails(["-config", "/nonexistent.conf"], "cannot read config file")
+
+    def test_config_file_and_environment_are_applied(self):
+        port = free_port()
+        with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+            f.write(f"[node]\nname = filenode@127.0.0.1\ndist_port = {port}\n"
+                    "cookie = fromfile\n")
+        try:
+            env = {**os.environ, "STARLING_NODE__COOKIE": "fromenv"}
+            p = subprocess.Popen([BIN, "-config", f.name], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                self.assertIn("node started", p.stderr.readline())
+                target = f"filenode@127.0.0.1:{port}"
+                r = run([BIN, "ctl", "-node", target, "-cookie", "fromenv", "status"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("Node 'filenode@127.0.0.1'", r.stdout)
+                r = run([BIN, "ctl", "-node", target, "-cookie", "fromfile", "status"])
+                self.assertEqual(r.returncode, 1)
+            finally:
+                p.send_signal(signal.SIGTERM)
+                p.wait(10)
+                p.stderr.close()
+        finally:
+            os.unlink(f.name)
+
+    def test_default_cookie_warns(self):
+        n = self.node("core1", cookie="starlingsecretcookie")
+        # An explicit cookie equal to the default is not "the default"; the
+        # warning is for a node started with no cookie at all.
+        self.assertNotIn("default cookie", n.log_text())
+        port = free_port()
+        p = subprocess.Popen([BIN, "-name", "lonely@127.0.0.1", "-dist_port", str(port)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True,
+                             env={k: v for k, v in os.environ.items()
+                                  if not k.startswith("STARLING_NODE__")})
+        try:
+            self.assertIn("using the built-in default cookie", p.stderr.readline())
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+            p.stderr.close()
+
+    def test_port_in_use_is_a_clear_error(self):
+        a = self.node("core1")
+        r = run([BIN, "-name", "core1b@127.0.0.1", "-dist_port", str(a.port),
+                 "-cookie", "x"], timeout=15)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"cannot listen on distribution port {a.port}", r.stderr)
+
+    def test_derived_port_needs_no_flags(self):
+        port = free_port()
+        short = f"n{port - 4370}"
+        n = Node(short, port=None, wait=False, extra=())
+        # Node() passed -dist_port; start one without it instead.
+        n.stop()
+        p = subprocess.Popen([BIN, "-name", f"{short}@127.0.0.1", "-cookie", "c"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stderr.readline()
+            self.assertIn(f"distribution port {port}", line)
+            r = run([BIN, "ctl", "-node", f"{short}@127.0.0.1", "-cookie", "c", "status"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+            p.stderr.close()
+
+    def test_sigterm_stops_the_node(self):
+        n = self.node("core1")
+        n.signal(signal.SIGTERM)
+        self.assertEqual(n.proc.wait(10), 0)
+        n.wait_log("stopping on SIGTERM", 5)
+
+
+class CtlErrorTest(ClusterTest):
+    def ctl(self, *args, timeout=20):
+        return run([BIN, "ctl", *args], timeout=timeout)
+
+    def test_unknown_command_prints_usage(self):
+        r = self.ctl("-cookie", "x", "frobnicate")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command 'frobnicate'", r.stderr)
+        self.assertIn("usage: starling ctl", r.stderr)
+        r = self.ctl("-cookie", "x", "cluster", "join")
+        self.assertEqual(r.returncode, 2)
+        r = self.ctl("-cookie", "x")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no command given", r.stderr)
+
+    def test_malformed_node_names(self):
+        for bad, why in (("foo", "expected name@host"), ("a@b@c", "more than one '@'")):
+            r = self.ctl("-node", bad, "-cookie", "x", "status")
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(why, r.stderr)
+        a = self.node("core1")
+        r = a.ctl("cluster", "join", "a@b@c")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("more than one '@'", r.stderr)
+
+    def test_unreachable_node_fails_fast(self):
+        port = free_port()  # nothing listens here
+        t0 = time.monotonic()
+        r = self.ctl("-node", f"ghost@127.0.0.1:{port}", "-cookie", "x", "status")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(f"cannot reach 127.0.0.1:{port}", r.stderr)
+        self.assertLess(time.monotonic() - t0, 10)
+        r = run([BIN, "remsh", f"ghost@127.0.0.1:{port}", "-cookie", "x", "-eval", "nodes()"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot attach to ghost@127.0.0.1", r.stderr)
+
+    def test_a_silent_port_is_bounded_by_the_timeout(self):
+        # A listener that accepts but never speaks BASP: ctl must give up.
+        import socket
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+        try:
+            t0 = time.monotonic()
+            r = self.ctl("-node", f"mute@127.0.0.1:{port}", "-cookie", "x",
+                         "-timeout", "2", "status")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertLess(time.monotonic() - t0, 8)
+            self.assertIn("error:", r.stderr)
+        finally:
+            srv.close()
+
+    def test_wrong_node_at_that_port(self):
+        a = self.node("core1")
+        r = self.ctl("-node", f"core7@127.0.0.1:{a.port}", "-cookie", a.cookie, "status")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("but found core1@127.0.0.1", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

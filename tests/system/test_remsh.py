@@ -1,0 +1,85 @@
+"""remsh: a hidden node with an actor-inspection shell."""
+
+import os
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import BIN, ClusterTest, parse_list, wait_until
+
+
+class RemshTest(ClusterTest):
+    def test_attached_remsh_is_hidden(self):
+        a, b = self.node("core1"), self.node("core2")
+        self.mesh(a, b)
+        t0 = time.monotonic()
+        shell = subprocess.Popen(
+            [BIN, "remsh", a.target, "-cookie", a.cookie],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "HOME": self.tmp_home()})
+        try:
+            _, line = a.wait_log(rf"hidden node remsh-{shell.pid}@127\.0\.0\.1 authenticated",
+                                 10, after=t0)
+            hidden_name = line.split("hidden node ")[1].split(" ")[0]
+            # While attached: not in nodes() anywhere, listed in nodes(hidden).
+            self.assertEqual(a.nodes(), [b.name])
+            self.assertEqual(b.nodes(), [a.name])
+            self.assertIn(hidden_name, a.nodes(hidden=True))
+            self.assertNotIn(hidden_name, a.cluster_status()["running_nodes"])
+            out, _ = shell.communicate("node()\nnodes()\nquit\n", timeout=15)
+            self.assertIn(f"'{a.name}'", out)
+            self.assertIn(f"['{b.name}']", out)
+        finally:
+            if shell.poll() is None:
+                shell.kill()
+                shell.wait()
+        # Detached: gone from nodes(hidden) too.
+        a.wait_log(rf"hidden node {hidden_name} disconnected", 10)
+        self.assertNotIn(hidden_name, a.nodes(hidden=True))
+
+    def tmp_home(self):
+        return tempfile.mkdtemp(prefix="starling-home-")
+
+    def test_actors_lists_every_actor_with_mailbox_and_state(self):
+        a, b, c = (self.node(f"core{i}") for i in (1, 2, 3))
+        self.mesh(a, b, c)
+        r = self.assertOk(a.eval("actors()"))
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0].split(), ["ID", "NAME", "KIND", "MAILBOX", "STATE"])
+        rows = {l.split()[1]: l.split() for l in lines[1:] if l[:1].isdigit()}
+        for name, kind in (("node_agent", "node_agent"), ("gatekeeper", "gatekeeper"),
+                           ("shell", "shell"),
+                           (f"monitor:{b.name}", "node_monitor"),
+                           (f"monitor:{c.name}", "node_monitor")):
+            self.assertIn(name, rows, r.stdout)
+            self.assertEqual(rows[name][2], kind)
+            self.assertTrue(rows[name][3].isdigit(), rows[name])
+        self.assertIn("2 peers up", r.stdout)
+        agent_id = rows["node_agent"][0]
+        for key in (agent_id, "node_agent"):
+            d = self.assertOk(a.eval(f"actor {key}"))
+            self.assertIn("kind:    node_agent", d.stdout)
+            self.assertIn("mailbox: ", d.stdout)
+        self.assertFails(a.eval("actor 999999"), "no actor with id or name", 1)
+
+    def test_members_help_and_bad_commands(self):
+        a, b = self.node("core1"), self.node("core2")
+        self.mesh(a, b)
+        r = self.assertOk(a.eval("members()"))
+        self.assertIn(a.name, r.stdout)
+        self.assertIn(b.name, r.stdout)
+        self.assertIn("up", r.stdout)
+        h = self.assertOk(a.eval("help"))
+        for cmd in ("node()", "nodes()", "actors()", "actor <id|name>", "members()"):
+            self.assertIn(cmd, h.stdout)
+        self.assertFails(a.eval("frobnicate()"), "unknown command 'frobnicate'", 1)
+        self.assertFails(a.eval("nodes("), "missing ')'", 1)
+        self.assertFails(a.eval("actor"), "usage: actor <id|name>", 1)
+        self.assertFails(a.eval("nodes(everything)"), "nodes() takes", 1)
+        self.assertEqual(parse_list(a.eval("nodes(visible)").stdout), [b.name])
+
+
+if __name__ == "__main__":
+    unittest.main()

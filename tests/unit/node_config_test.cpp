@@ -1,0 +1,118 @@
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "starling/runtime/node_config.hpp"
+
+using namespace starling::runtime;
+
+namespace {
+config_result load(std::vector<std::string> args,
+                   std::vector<std::string> env = {}) {
+  return load_node_config({std::move(args), std::move(env), "myhost.example"});
+}
+
+std::string temp_file(const std::string& text) {
+  char path[] = "/tmp/starling-config-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+} // namespace
+
+TEST_CASE("with nothing given the embedded defaults apply") {
+  auto r = load({});
+  REQUIRE(r.config);
+  CHECK(r.config->name.str() == "starling@127.0.0.1");
+  CHECK(r.config->dist_port == 4370);
+  CHECK(r.config->role == node_role::core);
+  CHECK(r.config->tick_ms == 2000);
+  CHECK(r.config->cookie_is_default);
+  CHECK(r.config->cookie == default_cookie);
+  CHECK(r.config->settings.at("node.role").second == "default");
+}
+
+TEST_CASE("Erlang-style single-dash options") {
+  auto r = load({"-name", "core3@127.0.0.1", "-cookie", "s3cret", "-role",
+                 "replicant", "-tick_ms", "1000"});
+  REQUIRE(r.config);
+  CHECK(r.config->name.str() == "core3@127.0.0.1");
+  CHECK(r.config->dist_port == 4373);
+  CHECK(r.config->cookie == "s3cret");
+  CHECK_FALSE(r.config->cookie_is_default);
+  CHECK(r.config->role == node_role::replicant);
+  CHECK(r.config->tick_ms == 1000);
+}
+
+TEST_CASE("-sname takes this host's short name") {
+  auto r = load({"-sname", "core2"});
+  REQUIRE(r.config);
+  CHECK(r.config->name.str() == "core2@myhost");
+  CHECK_FALSE(load({"-sname", "a@b"}).config);
+  CHECK_FALSE(load({"-sname", "a", "-name", "a@b"}).config);
+}
+
+TEST_CASE("-dist_port overrides the derived port") {
+  auto r = load({"-name", "core1@127.0.0.1", "-dist_port", "5999"});
+  REQUIRE(r.config);
+  CHECK(r.config->dist_port == 5999);
+}
+
+TEST_CASE("precedence: command line > environment > file > defaults") {
+  auto file = temp_file("[node]\nrole = replicant\ncookie = fromfile\n"
+                        "tick_ms = 3000\n");
+  auto r = load({"-config", file, "-tick_ms", "900"},
+                {"STARLING_NODE__COOKIE=fromenv", "PATH=/bin",
+                 "STARLING_HOME=/x"});
+  REQUIRE(r.config);
+  CHECK(r.config->role == node_role::replicant);
+  CHECK(r.config->cookie == "fromenv");
+  CHECK(r.config->tick_ms == 900);
+  CHECK(r.config->settings.at("node.role").second == "config file " + file);
+  CHECK(r.config->settings.at("node.cookie").second
+        == "environment variable STARLING_NODE__COOKIE");
+  std::remove(file.c_str());
+}
+
+TEST_CASE("invalid values are rejected naming the key and the source") {
+  auto r = load({"-role", "leader"});
+  CHECK_FALSE(r.config);
+  CHECK(r.error.find("node.role") != std::string::npos);
+  CHECK(r.error.find("'leader'") != std::string::npos);
+  CHECK(r.error.find("command line") != std::string::npos);
+
+  r = load({}, {"STARLING_NODE__DIST_PORT=70000"});
+  CHECK(r.error.find("node.dist_port") != std::string::npos);
+  CHECK(r.error.find("STARLING_NODE__DIST_PORT") != std::string::npos);
+
+  CHECK(load({"-tick_ms", "10"}).error.find("node.tick_ms")
+        != std::string::npos);
+  CHECK(load({"-tick_ms", "abc"}).error.find("node.tick_ms")
+        != std::string::npos);
+  CHECK(load({"-name", "foo"}).error.find("node.name") != std::string::npos);
+  CHECK(load({"-name", "a@b@c"}).error.find("more than one")
+        != std::string::npos);
+  CHECK(load({"-cookie", ""}).error.find("empty") != std::string::npos);
+}
+
+TEST_CASE("unknown keys and options are errors, not ignored") {
+  auto file = temp_file("[node]\nnmae = x\n");
+  auto r = load({"-config", file});
+  CHECK(r.error.find("unknown config key 'node.nmae'") != std::string::npos);
+  std::remove(file.c_str());
+  CHECK(load({}, {"STARLING_NODE__COOKY=x"}).error.find("node.cooky")
+        != std::string::npos);
+  CHECK_FALSE(load({"-bogus", "1"}).config);
+  CHECK(load({"-config", "/nonexistent/x.conf"}).error.find("cannot read")
+        != std::string::npos);
+}
+
+TEST_CASE("environment variable names follow the key") {
+  CHECK(env_var_for("node.cookie") == "STARLING_NODE__COOKIE");
+  CHECK(env_var_for("mqtt.listener.tcp") == "STARLING_MQTT__LISTENER__TCP");
+}

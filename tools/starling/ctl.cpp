@@ -1,0 +1,161 @@
+// starling ctl: one command against a running node, as a hidden node.
+
+#include <iostream>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "starling/actors/hidden_client.hpp"
+#include "starling/client_options.hpp"
+#include "starling/runtime/shell_text.hpp"
+
+namespace po = boost::program_options;
+
+namespace starling::tools {
+
+namespace {
+
+const char* usage =
+  "usage: starling ctl [-node NAME@HOST[:PORT]] [-cookie C] [-timeout SECONDS]"
+  " COMMAND\n"
+  "commands:\n"
+  "  status                         node status (up, role, uptime, version)\n"
+  "  cluster join NODE              join the cluster NODE belongs to\n"
+  "  cluster leave                  leave the cluster\n"
+  "  cluster force-leave NODE       remove NODE from the cluster\n"
+  "  cluster status [--json]        running and stopped nodes\n"
+  "defaults: -node starling@127.0.0.1, -cookie from STARLING_NODE__COOKIE,\n"
+  "-timeout 10\n";
+
+int usage_error(const std::string& why) {
+  std::cerr << "starling ctl: " << why << "\n" << usage;
+  return 2;
+}
+
+int print(const actors::hidden_client::answer& a) {
+  if (!a.ok) {
+    std::cerr << "error: " << a.text << "\n";
+    return 1;
+  }
+  std::cout << a.text << (a.text.empty() || a.text.back() == '\n' ? "" : "\n");
+  return 0;
+}
+
+std::string erlang_list(const nlohmann::json& names) {
+  std::string out = "[";
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i ? ",'" : "'") + names[i].get<std::string>() + "'";
+  return out + "]";
+}
+
+int print_cluster_status(const actors::hidden_client::answer& a, bool json) {
+  if (!a.ok || json)
+    return print(a);
+  auto j = nlohmann::json::parse(a.text);
+  std::cout << "Cluster status: #{running_nodes => "
+            << erlang_list(j["running_nodes"])
+            << ", stopped_nodes => " << erlang_list(j["stopped_nodes"])
+            << "}\n";
+  std::vector<std::vector<std::string>> rows;
+  for (auto& m : j["members"])
+    rows.push_back({m["node"], m["role"], m["status"],
+                    runtime::format_duration_ms(m["uptime_s"].get<int64_t>()
+                                                * 1000),
+                    m["address"], m["oldest_core"] ? "yes" : ""});
+  std::cout << runtime::format_table(
+    {"NODE", "ROLE", "STATUS", "AGE", "ADDRESS", "OLDEST CORE"}, rows);
+  return 0;
+}
+
+int print_status(const actors::hidden_client::answer& a) {
+  if (!a.ok)
+    return print(a);
+  auto j = nlohmann::json::parse(a.text);
+  std::cout << "Node '" << j["node"].get<std::string>() << "' "
+            << j["version"].get<std::string>() << " is started\n"
+            << "role: " << j["role"].get<std::string>() << "\n"
+            << "uptime: "
+            << runtime::format_duration_ms(j["uptime_s"].get<int64_t>() * 1000)
+            << "\n";
+  return 0;
+}
+
+} // namespace
+
+int ctl_main(const std::vector<std::string>& args) {
+  po::options_description desc;
+  desc.add_options()("node", po::value<std::string>())(
+    "cookie", po::value<std::string>())("timeout", po::value<std::string>())(
+    "json", "")("help", "")("command", po::value<std::vector<std::string>>());
+  po::positional_options_description pos;
+  pos.add("command", -1);
+  po::variables_map vm;
+  try {
+    auto style = po::command_line_style::unix_style
+                 | po::command_line_style::allow_long_disguise;
+    po::store(po::command_line_parser(args)
+                .options(desc)
+                .positional(pos)
+                .style(style)
+                .run(),
+              vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << usage;
+    return 0;
+  }
+  std::vector<std::string> cmd;
+  if (vm.count("command"))
+    cmd = vm["command"].as<std::vector<std::string>>();
+  auto is = [&](const std::vector<std::string>& words) {
+    if (cmd.size() != words.size())
+      return false;
+    for (size_t i = 0; i < words.size(); ++i)
+      if (words[i] != "*" && words[i] != cmd[i])
+        return false;
+    return true;
+  };
+  bool known = is({"status"}) || is({"cluster", "join", "*"})
+               || is({"cluster", "leave"}) || is({"cluster", "force-leave", "*"})
+               || is({"cluster", "status"});
+  if (cmd.empty())
+    return usage_error("no command given");
+  if (!known) {
+    std::string text;
+    for (auto& w : cmd)
+      text += (text.empty() ? "" : " ") + w;
+    return usage_error("unknown command '" + text + "'");
+  }
+  auto opt = [&](const char* key) -> std::optional<std::string> {
+    if (vm.count(key))
+      return vm[key].as<std::string>();
+    return std::nullopt;
+  };
+  client_options opts;
+  auto node_text = opt("node").value_or("starling@127.0.0.1");
+  if (auto err = resolve_client_options(node_text, opt("cookie"),
+                                        opt("timeout"), opts);
+      !err.empty())
+    return usage_error(err);
+  std::string err;
+  auto client = actors::hidden_client::connect(opts.node, opts.cookie, "ctl",
+                                               opts.timeout, err);
+  if (!client) {
+    std::cerr << "error: cannot talk to " << opts.node.str() << ": " << err
+              << "\n";
+    return 1;
+  }
+  if (is({"status"}))
+    return print_status(client->status());
+  if (is({"cluster", "join", "*"}))
+    return print(client->cluster_join(cmd[2]));
+  if (is({"cluster", "leave"}))
+    return print(client->cluster_leave());
+  if (is({"cluster", "force-leave", "*"}))
+    return print(client->cluster_force_leave(cmd[2]));
+  return print_cluster_status(client->cluster_status(), vm.count("json") > 0);
+}
+
+} // namespace starling::tools
