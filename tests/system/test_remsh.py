@@ -83,3 +83,48 @@ class RemshTest(ClusterTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RemshTerminalTest(ClusterTest):
+    """The interactive shell in a real terminal (tmux): line editing and
+    history come from libedit."""
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-L", self.sock, *args], capture_output=True,
+                              text=True, timeout=10)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "remsh").stdout
+
+    def test_line_editing_and_history(self):
+        a, b = self.node("core1"), self.node("core2")
+        self.mesh(a, b)
+        home = tempfile.mkdtemp(prefix="starling-home-")
+        self.sock = f"starling-test-{os.getpid()}"
+        cmd = f"HOME={home} {BIN} remsh {a.target} -cookie {a.cookie}"
+        self.assertEqual(self.tmux("new-session", "-d", "-s", "remsh", "-x", "150",
+                                   "-y", "40", cmd).returncode, 0)
+        try:
+            wait_until(lambda: "(core1@127.0.0.1)1>" in self.screen(), 10, "prompt")
+            # Type with a typo, fix it with Left/BackSpace editing, then run.
+            self.tmux("send-keys", "-t", "remsh", "nodes(x", "BSpace", ")", "Left",
+                      "Left", "BSpace", "Right", "Right", "Enter")
+            # "nodes(x" -> BSpace -> "nodes(" + ")" = "nodes()"; two Lefts put the
+            # cursor before "()", BSpace deletes "s": "node()", Rights to the end.
+            wait_until(lambda: f"'{a.name}'" in self.screen(), 10, "node() output")
+            # History: Up recalls the last line.
+            self.tmux("send-keys", "-t", "remsh", "Up", "Enter")
+            wait_until(lambda: self.screen().count(f"'{a.name}'") >= 2, 10,
+                       "recalled command output")
+            self.tmux("send-keys", "-t", "remsh", "nodes()", "Enter")
+            wait_until(lambda: f"['{b.name}']" in self.screen(), 10, "nodes() output")
+            self.tmux("send-keys", "-t", "remsh", "quit", "Enter")
+            hist = os.path.join(home, ".starling_remsh_history")
+            def history():
+                if not os.path.exists(hist):
+                    return ""
+                with open(hist) as f:
+                    return f.read()
+            wait_until(lambda: "nodes()" in history(), 10, "history file")
+        finally:
+            self.tmux("kill-server")
