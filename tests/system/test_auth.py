@@ -4,7 +4,17 @@ a raw BASP peer that skips the handshake reaches nothing."""
 import json
 import unittest
 
-from harness import PROBE, ClusterTest, run
+import subprocess
+
+from harness import PROBE, ClusterTest, run, wait_until
+
+
+def established(pid, port):
+    """Whether process `pid` has an established TCP connection to `port`."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established",
+                          f"( dport = :{port} )"], capture_output=True,
+                         text=True).stdout
+    return f"pid={pid}," in out
 
 
 class AuthTest(ClusterTest):
@@ -18,6 +28,9 @@ class AuthTest(ClusterTest):
         # Logged on the refusing node with the peer's address.
         _, line = a.wait_log(r"refused distribution connection from 127\.0\.0\.1:\d+", 5)
         self.assertIn("core3@127.0.0.1", line)
+        # The refusing node closed the intruder's distribution connection.
+        wait_until(lambda: not established(intruder.proc.pid, a.port) or None, 5,
+                   "the intruder's connection to be closed")
         # Nobody lists the intruder, and it lists nobody.
         self.assertEqual(a.nodes(), [b.name])
         self.assertEqual(b.nodes(), [a.name])
