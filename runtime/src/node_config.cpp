@@ -16,27 +16,125 @@ std::string to_string(node_role role) {
 }
 
 const std::vector<config_key>& config_schema() {
+  using k = config_kind;
   static const std::vector<config_key> schema{
     {"node.name", "starling@127.0.0.1",
      "node name, name@host; the distribution port derives from the name"},
     {"node.cookie", "",
      "shared secret of the cluster; the built-in default is insecure"},
-    {"node.role", "core", "core or replicant"},
+    {"node.role", "core", "core or replicant", k::choice, 0, 0,
+     {"core", "replicant"}},
     {"node.dist_port", "",
-     "distribution port; default 4370 + the trailing number of the name"},
+     "distribution port; default 4370 + the trailing number of the name",
+     k::unsigned_int, 1, 65535},
     {"node.tick_ms", "2000",
-     "heartbeat period: a silent peer is declared down after this long"},
+     "heartbeat period: a silent peer is declared down after this long",
+     k::unsigned_int, 400, 600000},
+    {"mqtt.listener.tcp", "0.0.0.0:1883",
+     "MQTT TCP listener, port or host:port", k::listen_addr},
+    {"mqtt.max_packet_size", "1048576",
+     "largest MQTT packet accepted, bytes (larger: reason 0x95)",
+     k::unsigned_int, 64, 268435460},
+    {"mqtt.connect_timeout_ms", "15000",
+     "a socket without a complete CONNECT by then is closed",
+     k::unsigned_int, 100, 3600000},
+    {"mqtt.max_inflight", "32",
+     "unacknowledged QoS 1/2 messages per client (our Receive Maximum)",
+     k::unsigned_int, 1, 65535},
+    {"mqtt.max_mqueue_len", "1000",
+     "messages queued per session while offline or the window is full",
+     k::unsigned_int, 0, 10000000},
+    {"mqtt.mqueue_store_qos0", "true",
+     "queue QoS 0 messages for offline sessions too", k::boolean},
+    {"mqtt.max_awaiting_rel", "100",
+     "inbound QoS 2 messages awaiting PUBREL per client", k::unsigned_int, 1,
+     65535},
+    {"mqtt.max_topic_alias", "65535", "Topic Alias Maximum granted to clients",
+     k::unsigned_int, 0, 65535},
+    {"mqtt.max_qos_allowed", "2", "highest QoS granted", k::unsigned_int, 0,
+     2},
+    {"mqtt.max_clientid_len", "65535", "longest client id accepted",
+     k::unsigned_int, 23, 65535},
+    {"mqtt.session_expiry_max_s", "7200",
+     "upper bound on a session's expiry interval (v3 persistent sessions "
+     "get this)",
+     k::unsigned_int, 0, 4294967295},
+    {"mqtt.server_keepalive_s", "0",
+     "override the client's keepalive (MQTT 5 Server Keep Alive); 0 = off",
+     k::unsigned_int, 0, 65535},
+    {"mqtt.retain_available", "true", "retained messages enabled", k::boolean},
+    {"mqtt.shared_subscription_strategy", "round_robin",
+     "how a shared group picks a member", k::choice, 0, 0,
+     {"round_robin", "random", "sticky", "hash_clientid", "hash_topic"}},
+    {"mqtt.write_buffer.high_watermark", "1048576",
+     "unsent bytes to a client above which its QoS 0 messages are dropped",
+     k::unsigned_int, 1024, 1073741824},
+    {"mqtt.write_buffer.hard_limit", "8388608",
+     "unsent bytes to a client above which it is disconnected",
+     k::unsigned_int, 4096, 4294967295},
+    {"mqtt.sys_interval_ms", "60000",
+     "period of the $SYS broker topics; 0 disables them", k::unsigned_int, 0,
+     86400000},
   };
   return schema;
 }
 
+std::optional<listen_address> parse_listen_address(const std::string& text) {
+  listen_address result{"0.0.0.0", 0};
+  auto port_text = text;
+  if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    result.host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (result.host.empty())
+      return std::nullopt;
+  }
+  if (port_text.empty() || port_text.size() > 5
+      || !std::all_of(port_text.begin(), port_text.end(),
+                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return std::nullopt;
+  auto port = std::stoul(port_text);
+  if (port > 65535)
+    return std::nullopt;
+  result.port = static_cast<uint16_t>(port);
+  return result;
+}
+
+std::optional<bool> parse_bool(const std::string& text) {
+  if (text == "true" || text == "on" || text == "1" || text == "yes")
+    return true;
+  if (text == "false" || text == "off" || text == "0" || text == "no")
+    return false;
+  return std::nullopt;
+}
+
+const std::string& node_config::text(const std::string& key) const {
+  return settings.at(key).first;
+}
+
+uint64_t node_config::number(const std::string& key) const {
+  return std::stoull(settings.at(key).first);
+}
+
+bool node_config::flag(const std::string& key) const {
+  return *parse_bool(settings.at(key).first);
+}
+
+listen_address node_config::address(const std::string& key) const {
+  return *parse_listen_address(settings.at(key).first);
+}
+
 std::string embedded_default_config() {
-  std::string text = "# Starling built-in defaults\n[node]\n";
+  std::string text = "# Starling built-in defaults\n";
+  std::string section;
   for (auto& key : config_schema()) {
     if (key.default_value.empty())
       continue;
-    text += key.name.substr(key.name.find('.') + 1) + " = " + key.default_value
-            + "\n";
+    auto dot = key.name.find('.');
+    if (auto s = key.name.substr(0, dot); s != section) {
+      section = s;
+      text += "[" + section + "]\n";
+    }
+    text += key.name.substr(dot + 1) + " = " + key.default_value + "\n";
   }
   return text;
 }
@@ -114,13 +212,38 @@ std::string describe(const std::string& key, const layered& values) {
          + ")";
 }
 
-std::optional<uint64_t> parse_uint(const std::string& text) {
-  if (text.empty() || text.size() > 9
-      || !std::all_of(text.begin(), text.end(), [](char c) {
-           return std::isdigit(static_cast<unsigned char>(c));
-         }))
-    return std::nullopt;
-  return std::stoull(text);
+/// Checks a value against its key's kind; returns what is wrong, or "".
+std::string check_kind(const config_key& key, const std::string& value) {
+  switch (key.kind) {
+    case config_kind::text:
+      return {};
+    case config_kind::unsigned_int: {
+      auto n = value.size() <= 10 && !value.empty()
+                   && std::all_of(value.begin(), value.end(), [](char c) {
+                        return std::isdigit(static_cast<unsigned char>(c));
+                      })
+                 ? std::optional<uint64_t>(std::stoull(value))
+                 : std::nullopt;
+      if (!n || *n < key.min || *n > key.max)
+        return "expected a whole number between " + std::to_string(key.min)
+               + " and " + std::to_string(key.max);
+      return {};
+    }
+    case config_kind::boolean:
+      return parse_bool(value) ? "" : "expected true or false";
+    case config_kind::choice: {
+      if (std::find(key.choices.begin(), key.choices.end(), value)
+          != key.choices.end())
+        return {};
+      std::string list;
+      for (auto& c : key.choices)
+        list += (list.empty() ? "" : ", ") + c;
+      return "expected one of " + list;
+    }
+    case config_kind::listen_addr:
+      return parse_listen_address(value) ? "" : "expected port or host:port";
+  }
+  return {};
 }
 
 /// Turns the layered strings into a node_config or an error naming the key.
@@ -128,6 +251,15 @@ config_result validate(layered values) {
   config_result res;
   node_config cfg;
   std::string err;
+  for (auto& key : config_schema()) {
+    auto i = values.find(key.name);
+    if (i == values.end())
+      continue;
+    if (auto why = check_kind(key, i->second.first); !why.empty()) {
+      res.error = describe(key.name, values) + ": " + why;
+      return res;
+    }
+  }
   auto name = parse_node_name(values.at("node.name").first, err);
   if (!name) {
     res.error = describe("node.name", values) + ": " + err;
@@ -139,6 +271,14 @@ config_result validate(layered values) {
     return res;
   }
   cfg.name = *name;
+  auto& high = values.at("mqtt.write_buffer.high_watermark");
+  auto& hard = values.at("mqtt.write_buffer.hard_limit");
+  if (std::stoull(hard.first) <= std::stoull(high.first)) {
+    res.error = describe("mqtt.write_buffer.hard_limit", values)
+                + ": must be larger than mqtt.write_buffer.high_watermark ("
+                + high.first + ")";
+    return res;
+  }
   if (auto i = values.find("node.cookie"); i == values.end()) {
     cfg.cookie = default_cookie;
     cfg.cookie_is_default = true;
@@ -149,33 +289,14 @@ config_result validate(layered values) {
   } else {
     cfg.cookie = i->second.first;
   }
-  auto& role = values.at("node.role").first;
-  if (role == "core")
-    cfg.role = node_role::core;
-  else if (role == "replicant")
-    cfg.role = node_role::replicant;
-  else {
-    res.error = describe("node.role", values) + ": expected core or replicant";
-    return res;
-  }
-  if (auto i = values.find("node.dist_port"); i != values.end()) {
-    auto port = parse_uint(i->second.first);
-    if (!port || *port == 0 || *port > 65535) {
-      res.error = describe("node.dist_port", values)
-                  + ": expected a port number 1..65535";
-      return res;
-    }
-    cfg.dist_port = static_cast<uint16_t>(*port);
-  } else {
+  // Kinds and ranges were checked above; these only convert.
+  cfg.role = values.at("node.role").first == "core" ? node_role::core
+                                                    : node_role::replicant;
+  if (auto i = values.find("node.dist_port"); i != values.end())
+    cfg.dist_port = static_cast<uint16_t>(std::stoul(i->second.first));
+  else
     cfg.dist_port = cfg.name.dist_port();
-  }
-  auto tick = parse_uint(values.at("node.tick_ms").first);
-  if (!tick || *tick < 400 || *tick > 600000) {
-    res.error = describe("node.tick_ms", values)
-                + ": expected milliseconds between 400 and 600000";
-    return res;
-  }
-  cfg.tick_ms = static_cast<uint32_t>(*tick);
+  cfg.tick_ms = static_cast<uint32_t>(std::stoul(values.at("node.tick_ms").first));
   cfg.settings = std::move(values);
   res.config = std::move(cfg);
   return res;

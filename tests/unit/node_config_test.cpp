@@ -116,3 +116,46 @@ TEST_CASE("environment variable names follow the key") {
   CHECK(env_var_for("node.cookie") == "STARLING_NODE__COOKIE");
   CHECK(env_var_for("mqtt.listener.tcp") == "STARLING_MQTT__LISTENER__TCP");
 }
+
+TEST_CASE("every key is checked against its kind") {
+  CHECK(load({}, {"STARLING_MQTT__MAX_INFLIGHT=0"}).error.find(
+          "mqtt.max_inflight: '0' (from environment variable "
+          "STARLING_MQTT__MAX_INFLIGHT): expected a whole number between 1 and")
+        != std::string::npos);
+  CHECK(load({}, {"STARLING_MQTT__RETAIN_AVAILABLE=maybe"})
+          .error.find("expected true or false")
+        != std::string::npos);
+  CHECK(load({}, {"STARLING_MQTT__LISTENER__TCP=localhost"})
+          .error.find("expected port or host:port")
+        != std::string::npos);
+  CHECK(load({}, {"STARLING_MQTT__SHARED_SUBSCRIPTION_STRATEGY=lifo"})
+          .error.find("expected one of round_robin, random, sticky")
+        != std::string::npos);
+  auto r = load({}, {"STARLING_MQTT__LISTENER__TCP=127.0.0.1:1999",
+                     "STARLING_MQTT__MQUEUE_STORE_QOS0=off"});
+  REQUIRE(r.config);
+  CHECK(r.config->address("mqtt.listener.tcp").host == "127.0.0.1");
+  CHECK(r.config->address("mqtt.listener.tcp").port == 1999);
+  CHECK_FALSE(r.config->flag("mqtt.mqueue_store_qos0"));
+  CHECK(r.config->number("mqtt.max_inflight") == 32);
+  CHECK(r.config->text("mqtt.shared_subscription_strategy") == "round_robin");
+}
+
+TEST_CASE("listen addresses") {
+  auto a = parse_listen_address("1883");
+  REQUIRE(a);
+  CHECK(a->host == "0.0.0.0");
+  CHECK(a->port == 1883);
+  CHECK(parse_listen_address("::1:1883")->host == "::1");
+  CHECK_FALSE(parse_listen_address(":1883"));
+  CHECK_FALSE(parse_listen_address("host:"));
+  CHECK_FALSE(parse_listen_address("host:99999"));
+}
+
+TEST_CASE("the write hard limit must exceed the high watermark") {
+  auto r = load({}, {"STARLING_MQTT__WRITE_BUFFER__HARD_LIMIT=5000",
+                     "STARLING_MQTT__WRITE_BUFFER__HIGH_WATERMARK=6000"});
+  CHECK(r.error.find("mqtt.write_buffer.hard_limit: '5000'") != std::string::npos);
+  CHECK(r.error.find("must be larger than mqtt.write_buffer.high_watermark (6000)")
+        != std::string::npos);
+}

@@ -14,13 +14,39 @@ enum class node_role { core, replicant };
 
 std::string to_string(node_role role);
 
+/// What values a key takes; checked for every key before anything starts.
+enum class config_kind {
+  text,        ///< any string (node.* keys have their own checks)
+  unsigned_int,///< decimal in [min, max]
+  boolean,     ///< true/false/on/off/1/0
+  choice,      ///< one of `choices`
+  listen_addr, ///< "port" or "host:port"
+};
+
 /// One configuration key: its name as written in a config file
-/// (`section.key`), its built-in default ("" = none) and what it does.
+/// (`section.key`), its built-in default ("" = none), what it does, and the
+/// values it accepts.
 struct config_key {
   std::string name;
   std::string default_value;
   std::string help;
+  config_kind kind = config_kind::text;
+  uint64_t min = 0;
+  uint64_t max = 0;
+  std::vector<std::string> choices = {};
 };
+
+/// A listen address: host (default 0.0.0.0) and port.
+struct listen_address {
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// Parses "1883" or "127.0.0.1:1883"; nullopt when malformed.
+std::optional<listen_address> parse_listen_address(const std::string& text);
+
+/// Parses a boolean setting value; nullopt when it is not one.
+std::optional<bool> parse_bool(const std::string& text);
 
 /// Every key the node understands. A key not listed here is rejected.
 const std::vector<config_key>& config_schema();
@@ -41,8 +67,15 @@ struct node_config {
   uint16_t dist_port = base_dist_port;
   uint32_t tick_ms = 2000;
   /// Every key's final value and where it came from ("default", the config
-  /// file's path, an environment variable, "command line").
+  /// file's path, an environment variable, "command line"). All values have
+  /// been checked against their key's kind, so the typed getters below
+  /// cannot fail.
   std::map<std::string, std::pair<std::string, std::string>> settings;
+
+  const std::string& text(const std::string& key) const;
+  uint64_t number(const std::string& key) const;
+  bool flag(const std::string& key) const;
+  listen_address address(const std::string& key) const;
 };
 
 /// What the process environment and host look like, passed in so tests can

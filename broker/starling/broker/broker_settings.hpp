@@ -1,0 +1,26 @@
+#pragma once
+
+#include <cstdint>
+
+#include "starling/broker/channel_config.hpp"
+#include "starling/broker/shared_group.hpp"
+#include "starling/runtime/node_config.hpp"
+
+namespace starling::broker {
+
+/// Everything the MQTT side of a node is configured with, read from the
+/// node's validated `mqtt.*` settings (docs/config.md lists them).
+struct broker_settings {
+  runtime::listen_address tcp;
+  channel_config channel;
+  uint32_t connect_timeout_ms = 15000;
+  uint64_t write_high_watermark = 1024 * 1024;
+  uint64_t write_hard_limit = 8 * 1024 * 1024;
+  shared_strategy shared = shared_strategy::round_robin;
+  uint32_t sys_interval_ms = 60000;
+};
+
+/// Converts; the values were range-checked when the config was loaded.
+broker_settings broker_settings_from(const runtime::node_config& cfg);
+
+} // namespace starling::broker
