@@ -8,6 +8,8 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/gatekeeper.hpp"
+#include "starling/actors/mqtt/broker.hpp"
+#include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/node_agent.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
@@ -60,6 +62,10 @@ int run_node(const runtime::node_config& cfg) {
   // Declared before the actor system so they outlive every actor using them.
   std::optional<peer_registry> peers;
   node_context ctx;
+  mqtt::mqtt_context mqtt_ctx;
+  mqtt_ctx.node = &ctx;
+  mqtt_ctx.settings = broker::broker_settings_from(cfg);
+  ctx.mqtt = &mqtt_ctx;
   ctx.cfg = cfg;
   ctx.log = &log;
   ctx.directory = &directory;
@@ -80,23 +86,34 @@ int run_node(const runtime::node_config& cfg) {
   // restarted node take its port back while old sockets sit in TIME_WAIT.
   auto port = sys.middleman().publish(gk, cfg.dist_port, nullptr, true);
   int rc = 0;
+  caf::expected<uint16_t> mqtt_port = caf::error{};
+  if (port)
+    mqtt_port = mqtt::start_broker(mqtt_ctx);
   if (!port) {
     log.error("cannot listen on distribution port "
               + std::to_string(cfg.dist_port) + ": " + sys.render(port.error())
               + " (is another node with this port running? set "
                 "node.dist_port)");
     rc = 1;
+  } else if (!mqtt_port) {
+    log.error(describe(mqtt_port.error())
+              + " (set mqtt.listener.tcp, env STARLING_MQTT__LISTENER__TCP)");
+    rc = 1;
   } else {
     log.info("node started: role " + runtime::to_string(cfg.role)
-             + ", distribution port " + std::to_string(*port) + ", tick "
-             + std::to_string(cfg.tick_ms) + " ms, version " STARLING_VERSION);
+             + ", distribution port " + std::to_string(*port) + ", MQTT "
+             + mqtt_ctx.settings.tcp.host + ":" + std::to_string(*mqtt_port)
+             + ", tick " + std::to_string(cfg.tick_ms) + " ms, version "
+             STARLING_VERSION);
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log.info(std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
   }
+  // Stop every actor of ours (connections, sessions, ...); the actor system
+  // waits for all of them before it goes away.
+  for (auto& e : directory.list())
+    caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   directory.clear();
-  caf::anon_send_exit(gk, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
   return rc;
 }
 

@@ -7,6 +7,8 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -131,6 +133,28 @@ void run_actor(shell_actor* self, const std::vector<std::string>& args,
       });
 }
 
+/// Asks an MQTT actor for a listing (clients, routes, ...).
+template <class... Ts>
+void ask_mqtt(shell_actor* self, caf::actor (*which)(mqtt::mqtt_context&),
+              reply rp, Ts... xs) {
+  auto m = self->state.ctx->mqtt;
+  if (m == nullptr) {
+    rp.deliver(fail("the MQTT broker is not running on this node"));
+    return;
+  }
+  self->request(which(*m), std::chrono::seconds(5), xs...)
+    .then([rp](const std::string& text) mutable { rp.deliver(text); },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+caf::actor manager_of(mqtt::mqtt_context& m) {
+  return m.manager;
+}
+
+caf::actor router_of(mqtt::mqtt_context& m) {
+  return m.router;
+}
+
 const std::map<std::string, command>& commands();
 
 void run_help(shell_actor*, const std::vector<std::string>&, reply rp) {
@@ -161,6 +185,28 @@ const std::map<std::string, command>& commands() {
       0, 0, run_actors}},
     {"actor",
      {"actor <id|name>", "one actor in detail", 1, 1, run_actor}},
+    {"clients",
+     {"clients()", "MQTT clients with their session state", 0, 0,
+      [](shell_actor* self, const std::vector<std::string>&, reply rp) {
+        ask_mqtt(self, manager_of, rp, mqtt::clients_atom::value);
+      }}},
+    {"client",
+     {"client <id>", "one MQTT client: state, subscriptions, inflight, queue",
+      1, 1,
+      [](shell_actor* self, const std::vector<std::string>& args, reply rp) {
+        ask_mqtt(self, manager_of, rp, mqtt::client_atom::value, args[0]);
+      }}},
+    {"subscriptions",
+     {"subscriptions()", "every subscription: client, filter, QoS, options",
+      0, 0,
+      [](shell_actor* self, const std::vector<std::string>&, reply rp) {
+        ask_mqtt(self, router_of, rp, mqtt::subscriptions_atom::value);
+      }}},
+    {"routes",
+     {"routes()", "topic filters -> nodes with subscribers", 0, 0,
+      [](shell_actor* self, const std::vector<std::string>&, reply rp) {
+        ask_mqtt(self, router_of, rp, mqtt::routes_atom::value);
+      }}},
   };
   return table;
 }

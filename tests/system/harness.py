@@ -14,6 +14,10 @@ import time
 import unittest
 
 BIN = os.environ.get("STARLING_BIN", "starling")
+# Every node a test starts gets an ephemeral MQTT port unless the test picks
+# one, so nodes never collide on the default 1883 (or with a broker the
+# developer runs).
+os.environ.setdefault("STARLING_MQTT__LISTENER__TCP", "127.0.0.1:0")
 PROBE = os.environ.get("STARLING_PROBE", "starling-basp-probe")
 COOKIE = "s3cret"
 
@@ -49,7 +53,7 @@ def parse_list(text):
 
 class Node:
     def __init__(self, short, cookie=COOKIE, tick_ms=1000, port=None,
-                 extra=(), env=None, wait=True):
+                 extra=(), env=None, wait=True, mqtt=False, mqtt_env=None):
         self.short = short
         self.name = f"{short}@127.0.0.1"
         self.port = port or free_port()
@@ -58,6 +62,12 @@ class Node:
         self.tick_ms = tick_ms
         self.lines = []
         self.cv = threading.Condition()
+        self.mqtt_port = None
+        if mqtt:
+            self.mqtt_port = free_port()
+            env = {**(env or os.environ),
+                   "STARLING_MQTT__LISTENER__TCP": f"127.0.0.1:{self.mqtt_port}",
+                   **(mqtt_env or {})}
         args = [BIN, "-name", self.name, "-cookie", cookie, "-dist_port",
                 str(self.port), "-tick_ms", str(tick_ms), *extra]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,

@@ -15,6 +15,9 @@ namespace starling::actors {
 
 class actor_directory;
 class peer_registry;
+namespace mqtt {
+struct mqtt_context;
+}
 
 /// What every actor of a node shares. Owned by run_node(), which outlives
 /// the actor system; time and randomness come from here, never from globals.
@@ -27,6 +30,8 @@ struct node_context {
   std::function<int64_t()> now_ms;
   runtime::random_source rnd;
   int64_t started_at_ms = 0;
+  /// The MQTT side (router, client manager), once started.
+  mqtt::mqtt_context* mqtt = nullptr;
 };
 
 } // namespace starling::actors

@@ -1,0 +1,226 @@
+#include "starling/actors/mqtt/connection.hpp"
+
+#include <sys/socket.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "starling/actors/actor_directory.hpp"
+#include "starling/actors/node_context.hpp"
+#include "starling/actors/peer_registry.hpp"
+#include "starling/actors/wire.hpp"
+
+namespace starling::actors::mqtt {
+
+namespace {
+
+using connect_timeout_atom = caf::atom_constant<caf::atom("m_ctimeout")>;
+
+/// Packets a client may pipeline behind its CONNECT before the session has
+/// accepted it; more is a client that does not wait for CONNACK at all.
+constexpr size_t max_held_packets = 1000;
+
+/// Closes the socket after what was written so far and stops. The session
+/// is told unless it asked for the close itself. `abort` discards what is
+/// still unsent instead (a client that does not read would otherwise keep
+/// the socket, and its buffer, forever): SO_LINGER 0 makes the close a RST.
+void shut(connection_broker* self, const std::string& reason,
+          bool tell_session, bool abort = false) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  st.closing = true;
+  if (abort) {
+    // CAF 0.17's default multiplexer uses the native socket as the id.
+    auto fd = static_cast<int>(st.hdl.id());
+    linger hard{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    ::shutdown(fd, SHUT_RDWR);
+  }
+  if (tell_session && st.session)
+    self->send(st.session, closed_atom::value, reason);
+  st.ctx->log->log(abort ? runtime::log_level::warning
+                         : runtime::log_level::debug,
+                   "mqtt connection " + st.peer + " (" + st.client_id
+                     + ") closed: " + reason);
+  self->close(st.hdl);
+  self->quit();
+}
+
+void write(connection_broker* self, const std::vector<uint8_t>& bytes) {
+  auto& st = self->state;
+  self->write(st.hdl, bytes.size(), bytes.data());
+  self->flush(st.hdl);
+  st.unsent += bytes.size();
+  st.bytes_out += bytes.size();
+}
+
+/// A malformed packet or a protocol violation seen while framing: an MQTT 5
+/// client is told why (CONNACK during CONNECT, DISCONNECT after), a 3.x
+/// client is only told about an unsupported protocol version (CONNACK 0x01,
+/// as 3.1.1 requires); then the connection closes.
+void protocol_error(connection_broker* self, const broker::codec_error& err) {
+  auto& st = self->state;
+  auto version = st.dec.version();
+  if (st.connect_seen) {
+    // The channel answers in the client's dialect and publishes the Will.
+    st.failed = true;
+    if (st.session)
+      self->send(st.session, decode_error_atom::value, err, version);
+    else
+      st.held_error = err;
+    return;
+  }
+  std::vector<uint8_t> out;
+  broker::properties props;
+  props.reason_string = err.message;
+  if (version == broker::protocol_version::v5) {
+    if (!st.connect_seen)
+      (void) broker::encode(broker::connack{false, err.code, props},
+                            *version, out);
+    else
+      (void) broker::encode(broker::disconnect{err.code, props}, *version,
+                            out);
+  } else if (!st.connect_seen
+             && err.code == broker::reason_code::unsupported_protocol_version) {
+    (void) broker::encode(broker::connack{false, err.code, {}},
+                          broker::protocol_version::v3_1_1, out);
+  }
+  if (!out.empty())
+    write(self, out);
+  shut(self, "protocol error: " + err.message, true);
+}
+
+void on_packet(connection_broker* self, broker::packet pkt) {
+  auto& st = self->state;
+  if (!st.connect_seen) {
+    // The decoder lets nothing but a CONNECT through first.
+    st.connect_seen = true;
+    auto& c = std::get<broker::connect>(pkt);
+    st.client_id = c.client_id;
+    self->send(st.manager, connect_atom::value, std::move(c),
+               caf::actor_cast<caf::actor>(self));
+    return;
+  }
+  if (!st.session) {
+    if (st.held.size() >= max_held_packets) {
+      protocol_error(self, {broker::reason_code::protocol_error,
+                            "too many packets before CONNACK"});
+      return;
+    }
+    st.held.push_back(std::move(pkt));
+    return;
+  }
+  self->send(st.session, packet_atom::value, std::move(pkt));
+}
+
+void on_data(connection_broker* self, const std::vector<char>& buf) {
+  auto& st = self->state;
+  st.bytes_in += buf.size();
+  st.rx.insert(st.rx.end(), buf.begin(), buf.end());
+  size_t off = 0;
+  auto packets_before = st.packets_in;
+  while (!st.closing && !st.failed) {
+    auto res = st.dec.decode(
+      std::span<const uint8_t>(st.rx.data() + off, st.rx.size() - off));
+    if (auto d = std::get_if<broker::decoded>(&res)) {
+      off += d->consumed;
+      ++st.packets_in;
+      on_packet(self, std::move(d->pkt));
+    } else if (std::holds_alternative<broker::need_more>(res)) {
+      break;
+    } else {
+      protocol_error(self, std::get<broker::codec_error>(res));
+      return;
+    }
+  }
+  st.rx.erase(st.rx.begin(), st.rx.begin() + static_cast<ptrdiff_t>(off));
+  if (st.packets_in == packets_before && st.session && !st.failed)
+    self->send(st.session, activity_atom::value);
+}
+
+} // namespace
+
+caf::behavior connection_fn(connection_broker* self,
+                            caf::io::connection_handle hdl, node_context* ctx,
+                            caf::actor manager, connection_limits limits) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.manager = std::move(manager);
+  st.hdl = hdl;
+  st.limits = limits;
+  st.dec = broker::decoder({limits.max_packet_size, std::nullopt});
+  auto addr = self->remote_addr(hdl);
+  if (addr.rfind("::ffff:", 0) == 0)
+    addr = addr.substr(7);
+  st.peer = addr + ":" + std::to_string(self->remote_port(hdl));
+  self->configure_read(hdl, caf::io::receive_policy::at_most(64 * 1024));
+  self->ack_writes(hdl, true);
+  self->delayed_send(self, std::chrono::milliseconds(limits.connect_timeout_ms),
+                     connect_timeout_atom::value);
+  return {
+    [=](const caf::io::new_data_msg& msg) {
+      if (!self->state.closing && !self->state.failed)
+        on_data(self, msg.buf);
+    },
+    [=](const caf::io::data_transferred_msg& msg) {
+      self->state.unsent = msg.remaining;
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      shut(self, "connection closed by the client", true);
+    },
+    [=](bind_atom, const caf::actor& session, const std::string& client_id) {
+      auto& st = self->state;
+      st.session = session;
+      st.client_id = client_id;
+      st.ctx->directory->rename(self->id(), "conn:" + client_id);
+      for (auto& pkt : st.held)
+        self->send(session, packet_atom::value, std::move(pkt));
+      st.held.clear();
+      if (st.held_error)
+        self->send(session, decode_error_atom::value, *st.held_error,
+                   st.dec.version());
+      st.held_error.reset();
+    },
+    [=](out_atom, const std::vector<uint8_t>& bytes, bool droppable) {
+      auto& st = self->state;
+      if (st.closing)
+        return;
+      if (droppable && st.unsent > st.limits.high_watermark) {
+        ++st.dropped_qos0;
+        return;
+      }
+      write(self, bytes);
+      if (st.unsent > st.limits.hard_limit)
+        shut(self,
+             "slow consumer: " + std::to_string(st.unsent)
+               + " bytes unsent (limit "
+               + std::to_string(st.limits.hard_limit) + ")",
+             true, true);
+    },
+    [=](close_atom, const std::string& reason) {
+      if (self->current_sender()
+          == caf::actor_cast<caf::strong_actor_ptr>(self->state.session))
+        shut(self, reason, false);
+    },
+    [=](connect_timeout_atom) {
+      if (!self->state.session)
+        shut(self, "no CONNECT within the connect timeout", true);
+    },
+    [=](inspect_atom) -> caf::result<std::string, uint64_t> {
+      auto& st = self->state;
+      if (!st.ctx->peers->allowed(self->current_sender()))
+        return fail("not authenticated");
+      return {"client " + (st.client_id.empty() ? "-" : st.client_id)
+                + ", peer " + st.peer + ", in "
+                + std::to_string(st.packets_in) + " pkts/"
+                + std::to_string(st.bytes_in) + " B, out "
+                + std::to_string(st.bytes_out) + " B, unsent "
+                + std::to_string(st.unsent) + " B, qos0 dropped "
+                + std::to_string(st.dropped_qos0),
+              static_cast<uint64_t>(self->mailbox().size())};
+    },
+  };
+}
+
+} // namespace starling::actors::mqtt

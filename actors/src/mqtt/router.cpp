@@ -1,0 +1,286 @@
+#include "starling/actors/mqtt/router.hpp"
+
+#include <map>
+#include <random>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "starling/actors/actor_directory.hpp"
+#include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/protocol.hpp"
+#include "starling/actors/node_context.hpp"
+#include "starling/actors/peer_registry.hpp"
+#include "starling/actors/wire.hpp"
+#include "starling/broker/retained_store.hpp"
+#include "starling/broker/shared_group.hpp"
+#include "starling/broker/sys_topics.hpp"
+#include "starling/broker/topic_trie.hpp"
+#include "starling/runtime/shell_text.hpp"
+
+namespace starling::actors::mqtt {
+
+namespace {
+
+using sys_atom = caf::atom_constant<caf::atom("m_sys")>;
+
+/// One subscription of one session: what the trie holds.
+struct route_key {
+  caf::actor_id session = 0;
+  std::string key; ///< the subscription as the client sent it
+
+  friend bool operator==(const route_key&, const route_key&) = default;
+};
+
+struct route_key_hash {
+  size_t operator()(const route_key& k) const noexcept {
+    return std::hash<std::string>{}(k.key) ^ (k.session * 0x9e3779b97f4a7c15ULL);
+  }
+};
+
+struct subscriber {
+  caf::actor handle;
+  std::string client_id;
+  std::map<std::string, broker::subscribe_filter> subs; ///< by key
+};
+
+struct router_state {
+  mqtt_context* ctx = nullptr;
+  broker::topic_trie<route_key, route_key_hash> routes;
+  /// Shared subscriptions: filter -> group ids ("group" + '\x1f' + filter).
+  broker::topic_trie<std::string> shared_routes;
+  std::unordered_map<std::string,
+                     broker::shared_group<route_key>> groups;
+  std::unordered_map<caf::actor_id, subscriber> sessions;
+  broker::retained_store<broker::message> retained;
+  std::mt19937_64 rng;
+  static inline const char* name = "mqtt_router";
+};
+
+using router_actor = caf::stateful_actor<router_state>;
+
+std::string group_id(const std::string& group, const std::string& filter) {
+  return group + '\x1f' + filter;
+}
+
+void update_gauges(router_actor* self) {
+  auto& st = self->state;
+  uint64_t subs = 0;
+  for (auto& [id, s] : st.sessions)
+    subs += s.subs.size();
+  st.ctx->stats.subscriptions.store(subs, std::memory_order_relaxed);
+  st.ctx->stats.topics.store(st.routes.size() + st.shared_routes.size(),
+                             std::memory_order_relaxed);
+  st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
+}
+
+void route(router_actor* self, const broker::message& msg) {
+  auto& st = self->state;
+  if (msg.retain && st.ctx->settings.channel.retain_available) {
+    st.retained.set(msg.topic, msg);
+    st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
+  }
+  std::unordered_map<caf::actor_id, std::vector<std::string>> matched;
+  st.routes.for_each_match(msg.topic, [&](const route_key& k) {
+    matched[k.session].push_back(k.key);
+  });
+  size_t deliveries = 0;
+  for (auto& [id, keys] : matched) {
+    if (auto i = st.sessions.find(id); i != st.sessions.end()) {
+      self->send(i->second.handle, deliver_atom::value, msg, keys);
+      ++deliveries;
+    }
+  }
+  st.shared_routes.for_each_match(msg.topic, [&](const std::string& gid) {
+    auto g = st.groups.find(gid);
+    if (g == st.groups.end())
+      return;
+    if (auto pick = g->second.pick({msg.publisher, msg.topic})) {
+      if (auto i = st.sessions.find(pick->session); i != st.sessions.end()) {
+        self->send(i->second.handle, deliver_atom::value, msg,
+                   std::vector<std::string>{pick->key});
+        ++deliveries;
+      }
+    }
+  });
+  if (deliveries == 0)
+    bump(st.ctx->stats.messages_dropped);
+}
+
+void remove_subscription(router_actor* self, caf::actor_id session,
+                         const broker::subscribe_filter& f) {
+  auto& st = self->state;
+  route_key k{session, f.subscription};
+  if (!f.share_group) {
+    st.routes.erase(f.topic_filter, k);
+    return;
+  }
+  auto gid = group_id(*f.share_group, f.topic_filter);
+  if (auto g = st.groups.find(gid); g != st.groups.end()) {
+    g->second.leave(k);
+    if (g->second.size() == 0) {
+      st.groups.erase(g);
+      st.shared_routes.erase(f.topic_filter, gid);
+    }
+  }
+}
+
+void subscribe(router_actor* self, broker::subscribe_filter f,
+               const std::string& client_id) {
+  auto& st = self->state;
+  auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+  if (!sender || sender.node() != self->node())
+    return;
+  auto [it, fresh] = st.sessions.try_emplace(sender.id());
+  auto& sub = it->second;
+  if (fresh) {
+    sub.handle = sender;
+    self->monitor(sender);
+  }
+  sub.client_id = client_id;
+  if (auto old = sub.subs.find(f.subscription); old != sub.subs.end())
+    remove_subscription(self, sender.id(), old->second);
+  route_key k{sender.id(), f.subscription};
+  if (f.share_group) {
+    auto gid = group_id(*f.share_group, f.topic_filter);
+    auto g = st.groups.find(gid);
+    if (g == st.groups.end())
+      g = st.groups
+            .emplace(gid, broker::shared_group<route_key>(
+                            st.ctx->settings.shared,
+                            [self] { return self->state.rng(); }))
+            .first;
+    g->second.join(k);
+    st.shared_routes.insert(f.topic_filter, gid);
+  } else {
+    st.routes.insert(f.topic_filter, k);
+  }
+  if (f.send_retained)
+    st.retained.for_each_match(f.topic_filter, [&](const broker::message& m) {
+      self->send(sender, retained_atom::value, m, f.subscription);
+    });
+  sub.subs[f.subscription] = std::move(f);
+  update_gauges(self);
+}
+
+void publish_sys(router_actor* self) {
+  auto& st = self->state;
+  auto& node = *st.ctx->node;
+  auto now = node.now_ms();
+  for (auto& [topic, payload] :
+       broker::sys_topics(node.cfg.name.str(), STARLING_VERSION,
+                          now - node.started_at_ms, now,
+                          st.ctx->stats.snapshot())) {
+    broker::message m;
+    m.topic = topic;
+    m.payload = broker::shared_binary(broker::binary(payload.begin(), payload.end()));
+    m.retain = true; // a new subscriber sees the latest figures at once
+    m.timestamp_ms = now;
+    route(self, m);
+  }
+  self->delayed_send(self, std::chrono::milliseconds(st.ctx->settings.sys_interval_ms),
+                     sys_atom::value);
+}
+
+std::string list_routes(router_actor* self) {
+  auto& st = self->state;
+  std::map<std::string, size_t> filters;
+  for (auto& [id, s] : st.sessions)
+    for (auto& [key, f] : s.subs)
+      ++filters[f.share_group ? "$share/" + *f.share_group + "/" + f.topic_filter
+                              : f.topic_filter];
+  std::vector<std::vector<std::string>> rows;
+  for (auto& [filter, n] : filters)
+    rows.push_back({filter, st.ctx->node->cfg.name.str(), std::to_string(n)});
+  return runtime::format_table({"TOPIC FILTER", "NODE", "LOCAL SUBSCRIBERS"},
+                               rows)
+         + std::to_string(filters.size()) + " routes";
+}
+
+std::string list_subscriptions(router_actor* self) {
+  std::vector<std::vector<std::string>> rows;
+  for (auto& [id, s] : self->state.sessions)
+    for (auto& [key, f] : s.subs)
+      rows.push_back({s.client_id, key,
+                      std::to_string(static_cast<int>(f.options.qos)),
+                      std::string(f.options.no_local ? "nl " : "")
+                        + (f.options.retain_as_published ? "rap " : "")
+                        + "rh" + std::to_string(static_cast<int>(
+                          f.options.retain_handling))});
+  std::sort(rows.begin(), rows.end());
+  auto n = rows.size();
+  return runtime::format_table({"CLIENT", "SUBSCRIPTION", "QOS", "OPTIONS"},
+                               rows)
+         + std::to_string(n) + " subscriptions";
+}
+
+caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.rng.seed(static_cast<uint64_t>(ctx->node->now_ms()));
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.sessions.find(dm.source.id());
+    if (i == st.sessions.end())
+      return;
+    for (auto& [key, f] : i->second.subs)
+      remove_subscription(self, i->first, f);
+    st.sessions.erase(i);
+    update_gauges(self);
+  });
+  if (ctx->settings.sys_interval_ms > 0)
+    self->send(self, sys_atom::value);
+  return {
+    [self](publish_atom, const broker::message& msg) { route(self, msg); },
+    [self](subscribe_atom, broker::subscribe_filter& f,
+           const std::string& client_id) {
+      subscribe(self, std::move(f), client_id);
+    },
+    [self](unsubscribe_atom, const broker::unsubscribe_filter& f) {
+      auto& st = self->state;
+      auto i = st.sessions.find(self->current_sender()->id());
+      if (i == st.sessions.end())
+        return;
+      if (auto s = i->second.subs.find(f.subscription);
+          s != i->second.subs.end()) {
+        remove_subscription(self, i->first, s->second);
+        i->second.subs.erase(s);
+      }
+      update_gauges(self);
+    },
+    [self](sys_atom) {
+      if (self->current_sender() == self->ctrl())
+        publish_sys(self);
+    },
+    [self](routes_atom) -> caf::result<std::string> {
+      if (!self->state.ctx->node->peers->allowed(self->current_sender()))
+        return fail("not authenticated");
+      return list_routes(self);
+    },
+    [self](subscriptions_atom) -> caf::result<std::string> {
+      if (!self->state.ctx->node->peers->allowed(self->current_sender()))
+        return fail("not authenticated");
+      return list_subscriptions(self);
+    },
+    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
+      auto& st = self->state;
+      if (!st.ctx->node->peers->allowed(self->current_sender()))
+        return fail("not authenticated");
+      return {std::to_string(st.routes.size()) + " filters, "
+                + std::to_string(st.groups.size()) + " shared groups, "
+                + std::to_string(st.retained.size()) + " retained, "
+                + std::to_string(st.sessions.size()) + " subscribing sessions",
+              static_cast<uint64_t>(self->mailbox().size())};
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_router(mqtt_context& ctx) {
+  auto a = ctx.node->sys->spawn(router_fn, &ctx);
+  ctx.node->directory->add(a, "mqtt_router", "mqtt_router");
+  return a;
+}
+
+} // namespace starling::actors::mqtt

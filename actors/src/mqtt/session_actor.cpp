@@ -1,0 +1,312 @@
+#include "starling/actors/mqtt/session_actor.hpp"
+
+#include <array>
+#include <memory>
+#include <random>
+
+#include <caf/all.hpp>
+
+#include "starling/actors/actor_directory.hpp"
+#include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/protocol.hpp"
+#include "starling/actors/node_context.hpp"
+#include "starling/actors/peer_registry.hpp"
+#include "starling/actors/wire.hpp"
+#include "starling/broker/channel.hpp"
+
+namespace starling::actors::mqtt {
+
+namespace {
+
+/// A channel together with the connection it belongs to.
+struct attached {
+  std::unique_ptr<broker::channel> chan;
+  caf::actor conn;
+};
+
+struct session_state {
+  mqtt_context* ctx = nullptr;
+  std::string client_id;
+  attached current;  ///< the adopted channel (connected or disconnected)
+  attached incoming; ///< a CONNECT being handled, until open_session
+  bool connected = false;
+  bool ending = false;
+  /// Running the effects of the channel being replaced: its session ending
+  /// (expiry 0) is not this actor's end, the new channel goes on.
+  bool replacing = false;
+  std::array<uint64_t, 4> timer_gen{};
+  std::mt19937_64 rng;
+  static inline const char* name = "mqtt_session";
+};
+
+using session_actor = caf::stateful_actor<session_state>;
+
+int64_t now(session_actor* self) {
+  return self->state.ctx->node->now_ms();
+}
+
+void set_connected(session_actor* self, bool connected) {
+  auto& st = self->state;
+  if (connected == st.connected)
+    return;
+  st.connected = connected;
+  if (connected)
+    bump(st.ctx->stats.connections);
+  else
+    drop(st.ctx->stats.connections);
+}
+
+std::unique_ptr<broker::channel> make_channel(session_actor* self) {
+  broker::channel_hooks hooks;
+  hooks.authenticate = [](const broker::auth_request&) {
+    return broker::reason_code::success;
+  };
+  hooks.authorize = [](std::string_view, std::optional<std::string_view>,
+                       broker::access_action, std::string_view) { return true; };
+  hooks.random = [self] { return self->state.rng(); };
+  return std::make_unique<broker::channel>(self->state.ctx->settings.channel,
+                                           std::move(hooks));
+}
+
+void run(session_actor* self, broker::effect_list effects,
+         const caf::actor& target);
+
+/// The channel accepted a CONNECT: adopt it, taking the session over from
+/// the previous channel (kicking its connection if it is still open).
+void open_session(session_actor* self, const broker::open_session& o) {
+  auto& st = self->state;
+  if (o.client_id != st.client_id) {
+    st.client_id = o.client_id; // assigned by the channel
+    self->send(st.ctx->manager, register_atom::value, o.client_id);
+  }
+  st.ctx->node->directory->rename(self->id(), "session:" + st.client_id);
+  std::optional<broker::session> existing;
+  if (st.current.chan) {
+    st.replacing = true;
+    if (st.current.chan->state() == broker::channel_state::connected)
+      run(self,
+          st.current.chan->kick(broker::reason_code::session_taken_over,
+                                now(self)),
+          st.current.conn);
+    st.replacing = false;
+    existing = st.current.chan->release_session();
+  }
+  st.current = std::move(st.incoming);
+  st.incoming = {};
+  set_connected(self, true);
+  self->send(st.current.conn, bind_atom::value,
+             caf::actor_cast<caf::actor>(self), st.client_id);
+  run(self, st.current.chan->session_opened(std::move(existing), now(self)),
+      st.current.conn);
+}
+
+/// Ends this actor once the client manager has forgotten it; a CONNECT
+/// forwarded meanwhile goes back to the manager.
+void end(session_actor* self, const std::string& reason) {
+  auto& st = self->state;
+  if (st.ending)
+    return;
+  st.ending = true;
+  set_connected(self, false);
+  st.ctx->node->log->debug("session " + st.client_id + " ended: " + reason);
+  self->request(st.ctx->manager, caf::infinite, unregister_atom::value,
+                st.client_id)
+    .then([self](caf::ok_atom) { self->quit(); });
+}
+
+void send_packet(session_actor* self, const broker::send_packet& s,
+                 const caf::actor& target) {
+  if (!target)
+    return;
+  std::vector<uint8_t> bytes;
+  if (auto err = broker::encode(s.pkt, s.version, bytes)) {
+    self->state.ctx->node->log->error("cannot encode "
+                                      + std::string(to_string(type_of(s.pkt)))
+                                      + " for " + self->state.client_id + ": "
+                                      + err->message);
+    return;
+  }
+  auto& stats = self->state.ctx->stats;
+  bool droppable = false;
+  if (auto p = std::get_if<broker::publish>(&s.pkt)) {
+    bump(stats.messages_sent);
+    droppable = p->qos == broker::qos::at_most_once;
+  }
+  bump(stats.bytes_sent, bytes.size());
+  self->send(target, out_atom::value, std::move(bytes), droppable);
+}
+
+void run(session_actor* self, broker::effect_list effects,
+         const caf::actor& target) {
+  auto& st = self->state;
+  for (auto& e : effects) {
+    if (auto s = std::get_if<broker::send_packet>(&e)) {
+      send_packet(self, *s, target);
+    } else if (auto c = std::get_if<broker::close_connection>(&e)) {
+      if (target)
+        self->send(target, close_atom::value, c->reason);
+      if (target == st.current.conn) {
+        st.current.conn = nullptr;
+        set_connected(self, false);
+      }
+    } else if (auto o = std::get_if<broker::open_session>(&e)) {
+      open_session(self, *o);
+    } else if (auto p = std::get_if<broker::publish_message>(&e)) {
+      if (!p->will)
+        bump(st.ctx->stats.messages_received);
+      self->send(st.ctx->router, publish_atom::value, std::move(p->msg));
+    } else if (auto sub = std::get_if<broker::subscribe_filter>(&e)) {
+      self->send(st.ctx->router, subscribe_atom::value, std::move(*sub),
+                 st.client_id);
+    } else if (auto u = std::get_if<broker::unsubscribe_filter>(&e)) {
+      self->send(st.ctx->router, unsubscribe_atom::value, std::move(*u));
+    } else if (auto t = std::get_if<broker::set_timer>(&e)) {
+      auto kind = static_cast<uint8_t>(t->kind);
+      auto delay = std::max<int64_t>(0, t->due_ms - now(self));
+      self->delayed_send(self, std::chrono::milliseconds(delay),
+                         timer_atom::value, kind, ++st.timer_gen[kind]);
+    } else if (auto ct = std::get_if<broker::cancel_timer>(&e)) {
+      ++st.timer_gen[static_cast<uint8_t>(ct->kind)];
+    } else if (auto se = std::get_if<broker::session_ended>(&e)) {
+      if (!st.replacing)
+        end(self, se->reason);
+    }
+  }
+}
+
+void new_connection(session_actor* self, const broker::connect& c,
+                    const caf::actor& conn) {
+  auto& st = self->state;
+  if (st.ending) {
+    self->send(st.ctx->manager, connect_atom::value, c, conn);
+    return;
+  }
+  st.incoming = {make_channel(self), conn};
+  auto& chan = *st.incoming.chan;
+  run(self, chan.handle_packet(broker::packet{c}, now(self)), conn);
+  if (st.incoming.chan) {
+    // Refused (CONNACK failure sent): the previous channel, if any, stays.
+    st.incoming = {};
+    if (!st.current.chan)
+      end(self, "CONNECT refused");
+  }
+}
+
+/// Runs `f(channel)` for the current channel if `conn` is its connection.
+template <class F>
+void from_connection(session_actor* self, F f) {
+  auto& st = self->state;
+  if (!st.current.chan || st.ending
+      || self->current_sender()
+           != caf::actor_cast<caf::strong_actor_ptr>(st.current.conn))
+    return; // a connection this session has already let go of
+  run(self, f(*st.current.chan), st.current.conn);
+}
+
+std::string describe(session_actor* self) {
+  auto& st = self->state;
+  if (!st.current.chan)
+    return "client " + st.client_id + ", connecting";
+  auto& ch = *st.current.chan;
+  std::string out = "client " + st.client_id + ", "
+                    + std::string(to_string(ch.state())) + ", MQTT "
+                    + std::string(to_string(ch.version()));
+  if (auto s = ch.current_session()) {
+    out += ", " + std::to_string(s->subscriptions().size()) + " subscriptions, "
+           + std::to_string(s->inflight_size()) + " inflight, "
+           + std::to_string(s->queue().size()) + " queued, "
+           + std::to_string(s->counters().dropped()) + " dropped, expiry "
+           + std::to_string(s->expiry_interval()) + " s";
+  }
+  return out;
+}
+
+caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
+                         broker::connect first, caf::actor conn) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.client_id = first.client_id;
+  std::seed_seq seed{static_cast<unsigned>(self->id()),
+                     static_cast<unsigned>(ctx->node->now_ms())};
+  st.rng.seed(seed);
+  bump(ctx->stats.sessions);
+  self->attach_functor([ctx] { drop(ctx->stats.sessions); });
+  ctx->node->directory->add(caf::actor_cast<caf::actor>(self),
+                            "session:" + st.client_id, "mqtt_session");
+  new_connection(self, first, conn);
+  return {
+    [self](connect_atom, const broker::connect& c, const caf::actor& conn) {
+      new_connection(self, c, conn);
+    },
+    [self](packet_atom, const broker::packet& pkt) {
+      from_connection(self, [&](broker::channel& ch) {
+        return ch.handle_packet(pkt, now(self));
+      });
+    },
+    [self](activity_atom) {
+      from_connection(self, [&](broker::channel& ch) {
+        ch.activity(now(self));
+        return broker::effect_list{};
+      });
+    },
+    [self](decode_error_atom, const broker::codec_error& err,
+           const std::optional<broker::protocol_version>& version) {
+      from_connection(self, [&](broker::channel& ch) {
+        return ch.handle_decode_error(err, version, now(self));
+      });
+    },
+    [self](closed_atom, const std::string&) {
+      auto& st = self->state;
+      if (self->current_sender()
+          != caf::actor_cast<caf::strong_actor_ptr>(st.current.conn))
+        return;
+      st.current.conn = nullptr;
+      set_connected(self, false);
+      if (st.current.chan)
+        run(self, st.current.chan->connection_lost(now(self)), nullptr);
+    },
+    [self](deliver_atom, const broker::message& msg,
+           const std::vector<std::string>& keys) {
+      auto& st = self->state;
+      if (st.current.chan && !st.ending)
+        run(self, st.current.chan->deliver(msg, keys, now(self)),
+            st.current.conn);
+    },
+    [self](retained_atom, const broker::message& msg, const std::string& key) {
+      auto& st = self->state;
+      if (st.current.chan && !st.ending)
+        run(self, st.current.chan->deliver_retained(msg, key, now(self)),
+            st.current.conn);
+    },
+    [self](timer_atom, uint8_t kind, uint64_t gen) {
+      auto& st = self->state;
+      if (kind >= st.timer_gen.size() || st.timer_gen[kind] != gen
+          || !st.current.chan || st.ending)
+        return;
+      run(self,
+          st.current.chan->handle_timer(static_cast<broker::timer_kind>(kind),
+                                        now(self)),
+          st.current.conn);
+    },
+    [self](client_atom) -> caf::result<std::string> {
+      if (!self->state.ctx->node->peers->allowed(self->current_sender()))
+        return fail("not authenticated");
+      return describe(self);
+    },
+    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
+      if (!self->state.ctx->node->peers->allowed(self->current_sender()))
+        return fail("not authenticated");
+      return {describe(self), static_cast<uint64_t>(self->mailbox().size())};
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
+                         broker::connect first, const caf::actor& conn) {
+  return manager->spawn<caf::linked>(session_fn, &ctx, std::move(first),
+                                    conn);
+}
+
+} // namespace starling::actors::mqtt

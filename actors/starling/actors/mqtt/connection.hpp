@@ -1,0 +1,50 @@
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/connection_handle.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "starling/actors/mqtt/protocol.hpp"
+#include "starling/broker/codec.hpp"
+
+namespace starling::actors {
+struct node_context;
+}
+
+namespace starling::actors::mqtt {
+
+/// One MQTT socket (EMQX's emqx_connection): frames bytes into packets with
+/// the incremental decoder and writes what its session sends, nothing more,
+/// because it runs on CAF's single I/O thread (keepalive, protocol state and
+/// encoding live in the session actor's channel). It enforces what only it
+/// can see: the connect timeout and the write-side bound (unsent bytes
+/// above the high watermark drop QoS 0 PUBLISHes, above the hard limit the
+/// client is disconnected).
+struct connection_state {
+  node_context* ctx = nullptr;
+  caf::actor manager;
+  caf::actor session;
+  caf::io::connection_handle hdl;
+  connection_limits limits;
+  broker::decoder dec;
+  std::vector<uint8_t> rx;          ///< received, not yet decoded
+  std::vector<broker::packet> held; ///< packets that arrived before bind
+  std::optional<broker::codec_error> held_error; ///< ditto, a decode error
+  std::string peer;                 ///< "ip:port"
+  std::string client_id;
+  bool connect_seen = false;
+  bool closing = false;
+  bool failed = false; ///< a decode error was handed to the session
+  uint64_t unsent = 0; ///< bytes handed to CAF and not yet written
+  uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, dropped_qos0 = 0;
+  static inline const char* name = "mqtt_connection";
+};
+
+using connection_broker = caf::stateful_actor<connection_state, caf::io::broker>;
+
+caf::behavior connection_fn(connection_broker* self,
+                            caf::io::connection_handle hdl, node_context* ctx,
+                            caf::actor manager, connection_limits limits);
+
+} // namespace starling::actors::mqtt

@@ -1,0 +1,98 @@
+#pragma once
+
+// Messages between the MQTT actors of one node (never sent to other nodes;
+// the cluster messages come with the clustered broker).
+//
+//   listener --fork--> connection --(connect pkt)--> client manager
+//   client manager --(connect pkt, connection)--> session (new or existing)
+//   session --bind--> connection;  connection --packets--> session
+//   session --bytes--> connection (encoded on the session's thread, so the
+//                      I/O thread only frames and writes)
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include "starling/broker/channel_effects.hpp"
+#include "starling/broker/codec.hpp"
+#include "starling/broker/message.hpp"
+#include "starling/broker/packet.hpp"
+
+namespace starling::actors::mqtt {
+
+/// connection -> client manager: (connect, broker::connect, actor connection)
+using connect_atom = caf::atom_constant<caf::atom("m_connect")>;
+/// connection -> session: (packet, broker::packet) for every packet after
+/// CONNECT, in order.
+using packet_atom = caf::atom_constant<caf::atom("m_packet")>;
+/// session -> connection: (bind, actor session, string client_id)
+using bind_atom = caf::atom_constant<caf::atom("m_bind")>;
+/// session -> connection: (out, bytes, bool droppable). `droppable` marks a
+/// QoS 0 PUBLISH, which the connection may drop when the client reads too
+/// slowly (counted).
+using out_atom = caf::atom_constant<caf::atom("m_out")>;
+/// session -> connection: (close, string reason) after the last out.
+using close_atom = caf::atom_constant<caf::atom("m_close")>;
+/// connection -> session: (closed, string reason) when the socket closed
+/// or failed underneath (the channel decides about the Will).
+using closed_atom = caf::atom_constant<caf::atom("m_closed")>;
+/// connection -> session: (decode_error, broker::codec_error, version)
+/// after CONNECT; the connection reads nothing more and waits for close.
+using decode_error_atom = caf::atom_constant<caf::atom("m_decerr")>;
+/// connection -> session: (activity) bytes arrived that completed no packet
+/// (keepalive counts any traffic).
+using activity_atom = caf::atom_constant<caf::atom("m_active")>;
+
+// -- session <-> client manager -------------------------------------------------
+/// session -> manager: (register, client_id) for an id the channel assigned.
+using register_atom = caf::atom_constant<caf::atom("m_register")>;
+/// session -> manager: (unregister, client_id) -> ok; the session exits after
+/// the answer and bounces any CONNECT forwarded to it meanwhile.
+using unregister_atom = caf::atom_constant<caf::atom("m_unreg")>;
+
+// -- session <-> router ---------------------------------------------------------
+/// session -> router: (publish, broker::message)
+using publish_atom = caf::atom_constant<caf::atom("m_publish")>;
+/// session -> router: (subscribe, broker::subscribe_filter, client_id)
+using subscribe_atom = caf::atom_constant<caf::atom("m_sub")>;
+/// session -> router: (unsubscribe, broker::unsubscribe_filter)
+using unsubscribe_atom = caf::atom_constant<caf::atom("m_unsub")>;
+/// router -> session: (deliver, broker::message, vector<string> keys)
+using deliver_atom = caf::atom_constant<caf::atom("m_deliver")>;
+/// router -> session: (retained, broker::message, string key)
+using retained_atom = caf::atom_constant<caf::atom("m_retained")>;
+/// session -> itself: (timer, uint8 kind, uint64 generation)
+using timer_atom = caf::atom_constant<caf::atom("m_timer")>;
+
+// -- shell ----------------------------------------------------------------------
+/// -> manager: (clients) -> string table; (client, id) -> string detail
+using clients_atom = caf::atom_constant<caf::atom("m_clients")>;
+using client_atom = caf::atom_constant<caf::atom("m_client")>;
+/// -> router: (subscriptions) / (routes) -> string table
+using subscriptions_atom = caf::atom_constant<caf::atom("m_subs")>;
+using routes_atom = caf::atom_constant<caf::atom("m_routes")>;
+
+/// Limits a connection enforces on its own (the rest is the channel's).
+struct connection_limits {
+  uint32_t max_packet_size = 1024 * 1024;
+  /// A socket that has not sent a complete CONNECT by then is closed.
+  int64_t connect_timeout_ms = 15000;
+  /// Above this many unsent bytes, QoS 0 PUBLISHes to the client are dropped.
+  uint64_t high_watermark = 1024 * 1024;
+  /// Above this many unsent bytes the client is disconnected.
+  uint64_t hard_limit = 8 * 1024 * 1024;
+};
+
+} // namespace starling::actors::mqtt
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::packet)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::connect)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint8_t>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::subscribe_filter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::unsubscribe_filter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::codec_error)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<starling::broker::protocol_version>)

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include "starling/broker/packet.hpp"
+
+namespace starling::actors::mqtt {
+
+struct mqtt_context;
+
+/// Spawns the session actor of one client id (EMQX's channel + session
+/// process), hosting a broker::channel per connection and the session that
+/// outlives them; see the contract in broker/channel.hpp. The client
+/// manager spawns it for the first CONNECT of a client id and forwards
+/// later CONNECTs of that id to it, so a takeover on this node keeps the
+/// session, and the router's entries, in one actor.
+caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
+                         broker::connect first, const caf::actor& conn);
+
+} // namespace starling::actors::mqtt
