@@ -7,6 +7,7 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/dist_connect.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -121,14 +122,13 @@ caf::behavior gatekeeper(gatekeeper_actor* self, node_context* ctx,
       if (self->current_sender() == self->ctrl())
         disconnect_node(self->system(), nid);
     },
-    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
+    [self](inspect_atom) {
       auto& st = self->state;
-      if (!st.ctx->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
-      return {"accepted " + std::to_string(st.accepted) + ", refused "
-                + std::to_string(st.refused) + ", handshakes pending "
-                + std::to_string(st.hs->pending()),
-              static_cast<uint64_t>(self->mailbox().size())};
+      return inspect_reply(self, *st.ctx->peers, [&] {
+        return "accepted " + std::to_string(st.accepted) + ", refused "
+               + std::to_string(st.refused) + ", handshakes pending "
+               + std::to_string(st.hs->pending());
+      });
     },
   };
 }

@@ -7,6 +7,7 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/dist_connect.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/node_monitor.hpp"
 #include "starling/actors/peer_registry.hpp"
@@ -471,14 +472,13 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
       self->delegate(st.shell, shell_atom::value, std::move(line));
       return caf::delegated<std::string>{};
     },
-    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
-      if (!from_operator(self))
-        return not_allowed();
+    [self](inspect_atom) {
       auto& st = self->state;
-      return {runtime::to_string(st.ctx->cfg.role) + ", "
-                + std::to_string(st.view->nodes().size()) + " peers up, "
-                + std::to_string(st.view->stopped_nodes().size()) + " down",
-              static_cast<uint64_t>(self->mailbox().size())};
+      return inspect_reply(self, *st.ctx->peers, [&] {
+        return runtime::to_string(st.ctx->cfg.role) + ", "
+               + std::to_string(st.view->nodes().size()) + " peers up, "
+               + std::to_string(st.view->stopped_nodes().size()) + " down";
+      });
     },
   };
 }

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -29,13 +30,12 @@ caf::behavior node_monitor(caf::stateful_actor<monitor_state>* self,
     self->quit();
   });
   return {
-    [=](inspect_atom) -> caf::result<std::string, uint64_t> {
-      if (!ctx->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
-      return {"watching " + peer_name + ", up for "
-                + runtime::format_duration_ms(ctx->now_ms()
-                                              - self->state.since_ms),
-              static_cast<uint64_t>(self->mailbox().size())};
+    [=](inspect_atom) {
+      return inspect_reply(self, *ctx->peers, [&] {
+        return "watching " + peer_name + ", up for "
+               + runtime::format_duration_ms(ctx->now_ms()
+                                             - self->state.since_ms);
+      });
     },
   };
 }

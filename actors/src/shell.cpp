@@ -9,6 +9,7 @@
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -238,11 +239,10 @@ caf::behavior shell(shell_actor* self, node_context* ctx, caf::actor agent) {
       c.run(self, cmd->args, rp);
       return rp;
     },
-    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
-      if (!self->state.ctx->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
-      return {std::to_string(self->state.evaluated) + " commands evaluated",
-              static_cast<uint64_t>(self->mailbox().size())};
+    [self](inspect_atom) {
+      return inspect_reply(self, *self->state.ctx->peers, [&] {
+        return std::to_string(self->state.evaluated) + " commands evaluated";
+      });
     },
   };
 }

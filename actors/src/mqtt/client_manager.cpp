@@ -9,6 +9,7 @@
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/mqtt/session_actor.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -120,11 +121,10 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       self->delegate(i->second, client_atom::value);
       return caf::delegated<std::string>{};
     },
-    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
-      if (!allowed(self))
-        return fail("not authenticated");
-      return {std::to_string(self->state.clients.size()) + " client ids",
-              static_cast<uint64_t>(self->mailbox().size())};
+    [self](inspect_atom) {
+      return inspect_reply(self, *self->state.ctx->node->peers, [&] {
+        return std::to_string(self->state.clients.size()) + " client ids";
+      });
     },
   };
 }

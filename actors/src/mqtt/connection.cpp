@@ -6,6 +6,7 @@
 #include <caf/io/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -207,18 +208,16 @@ caf::behavior connection_fn(connection_broker* self,
       if (!self->state.session)
         shut(self, "no CONNECT within the connect timeout", true);
     },
-    [=](inspect_atom) -> caf::result<std::string, uint64_t> {
+    [=](inspect_atom) {
       auto& st = self->state;
-      if (!st.ctx->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
-      return {"client " + (st.client_id.empty() ? "-" : st.client_id)
-                + ", peer " + st.peer + ", in "
-                + std::to_string(st.packets_in) + " pkts/"
-                + std::to_string(st.bytes_in) + " B, out "
-                + std::to_string(st.bytes_out) + " B, unsent "
-                + std::to_string(st.unsent) + " B, qos0 dropped "
-                + std::to_string(st.dropped_qos0),
-              static_cast<uint64_t>(self->mailbox().size())};
+      return inspect_reply(self, *st.ctx->peers, [&] {
+        return "client " + (st.client_id.empty() ? "-" : st.client_id)
+               + ", peer " + st.peer + ", in " + std::to_string(st.packets_in)
+               + " pkts/" + std::to_string(st.bytes_in) + " B, out "
+               + std::to_string(st.bytes_out) + " B, unsent "
+               + std::to_string(st.unsent) + " B, qos0 dropped "
+               + std::to_string(st.dropped_qos0);
+      });
     },
   };
 }

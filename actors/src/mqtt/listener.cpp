@@ -8,6 +8,7 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/mqtt/connection.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -49,12 +50,11 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
       ctx->log->error("MQTT listener on " + self->state.where + " closed");
       self->quit();
     },
-    [=](inspect_atom) -> caf::result<std::string, uint64_t> {
-      if (!ctx->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
-      return {"tcp " + self->state.where + ", accepted "
-                + std::to_string(self->state.accepted),
-              static_cast<uint64_t>(self->mailbox().size())};
+    [=](inspect_atom) {
+      return inspect_reply(self, *ctx->peers, [&] {
+        return "tcp " + self->state.where + ", accepted "
+               + std::to_string(self->state.accepted);
+      });
     },
   };
 }

@@ -9,6 +9,7 @@
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -262,15 +263,14 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
         return fail("not authenticated");
       return list_subscriptions(self);
     },
-    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
+    [self](inspect_atom) {
       auto& st = self->state;
-      if (!st.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
-      return {std::to_string(st.routes.size()) + " filters, "
-                + std::to_string(st.groups.size()) + " shared groups, "
-                + std::to_string(st.retained.size()) + " retained, "
-                + std::to_string(st.sessions.size()) + " subscribing sessions",
-              static_cast<uint64_t>(self->mailbox().size())};
+      return inspect_reply(self, *st.ctx->node->peers, [&] {
+        return std::to_string(st.routes.size()) + " filters, "
+               + std::to_string(st.groups.size()) + " shared groups, "
+               + std::to_string(st.retained.size()) + " retained, "
+               + std::to_string(st.sessions.size()) + " subscribing sessions";
+      });
     },
   };
 }

@@ -9,6 +9,7 @@
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
@@ -293,10 +294,9 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         return fail("not authenticated");
       return describe(self);
     },
-    [self](inspect_atom) -> caf::result<std::string, uint64_t> {
-      if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
-      return {describe(self), static_cast<uint64_t>(self->mailbox().size())};
+    [self](inspect_atom) {
+      return inspect_reply(self, *self->state.ctx->node->peers,
+                           [&] { return describe(self); });
     },
   };
 }
