@@ -79,5 +79,33 @@ class BackpressureTest(ClusterTest):
         pub.disconnect()
 
 
+
+class InboundFlowControlTest(ClusterTest):
+    """Default write limits: only the inbound side is under test here."""
+
+    def test_a_flooding_publisher_is_slowed_not_buffered(self):
+        self.n = self.node("core1", mqtt=True)
+        self.port = self.n.mqtt_port
+        sub = Client(self.port, "fsub", version=V311)
+        sub.subscribe("in/#", qos=0)
+        s = raw_connect(self.port)
+        s.sendall(connect_packet("flooder2", version=4, keepalive=0))
+        self.assertEqual(read_packet(s)[0], 0x20)
+        n = 50000
+        packets = bytearray()
+        for i in range(n):
+            body = mqtt_str("in/x") + str(i).encode()
+            packets += bytes([0x30]) + encode_remaining_length(len(body)) + body
+        s.sendall(packets)  # far more than the session may have unprocessed
+        got = [int(m.payload) for m in sub.expect_n(n, timeout=60)]
+        self.assertEqual(got, list(range(n)))  # flow control loses nothing
+        state = self.n.eval("actor conn:flooder2").stdout
+        m = re.search(r"reads paused (\d+)", state)
+        self.assertIsNotNone(m)
+        self.assertGreater(int(m.group(1)), 0)
+        s.close()
+        sub.disconnect()
+
+
 if __name__ == "__main__":
     unittest.main()

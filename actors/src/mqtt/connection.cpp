@@ -1,5 +1,7 @@
 #include "starling/actors/mqtt/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <caf/all.hpp>
@@ -92,6 +94,17 @@ void protocol_error(connection_broker* self, const broker::codec_error& err) {
   shut(self, "protocol error: " + err.message, true);
 }
 
+/// Forwards a packet and stops reading when the session falls behind.
+void to_session(connection_broker* self, broker::packet pkt) {
+  auto& st = self->state;
+  self->send(st.session, packet_atom::value, std::move(pkt));
+  if (++st.unprocessed >= max_unprocessed_packets && !st.paused) {
+    self->halt(st.hdl);
+    st.paused = true;
+    ++st.pauses;
+  }
+}
+
 void on_packet(connection_broker* self, broker::packet pkt) {
   auto& st = self->state;
   if (!st.connect_seen) {
@@ -112,7 +125,7 @@ void on_packet(connection_broker* self, broker::packet pkt) {
     st.held.push_back(std::move(pkt));
     return;
   }
-  self->send(st.session, packet_atom::value, std::move(pkt));
+  to_session(self, std::move(pkt));
 }
 
 void on_data(connection_broker* self, const std::vector<char>& buf) {
@@ -155,6 +168,11 @@ caf::behavior connection_fn(connection_broker* self,
   if (addr.rfind("::ffff:", 0) == 0)
     addr = addr.substr(7);
   st.peer = addr + ":" + std::to_string(self->remote_port(hdl));
+  // Small MQTT packets must not wait for Nagle's algorithm (EMQX sets
+  // nodelay on its listeners too); CAF 0.17 uses the socket as the handle id.
+  int one = 1;
+  ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one,
+               sizeof(one));
   self->configure_read(hdl, caf::io::receive_policy::at_most(64 * 1024));
   self->ack_writes(hdl, true);
   self->delayed_send(self, std::chrono::milliseconds(limits.connect_timeout_ms),
@@ -163,6 +181,15 @@ caf::behavior connection_fn(connection_broker* self,
     [=](const caf::io::new_data_msg& msg) {
       if (!self->state.closing && !self->state.failed)
         on_data(self, msg.buf);
+    },
+    [=](credit_atom, uint32_t n) {
+      auto& st = self->state;
+      st.unprocessed -= std::min(n, st.unprocessed);
+      if (st.paused && st.unprocessed <= max_unprocessed_packets / 2
+          && !st.closing) {
+        self->trigger(st.hdl);
+        st.paused = false;
+      }
     },
     [=](const caf::io::data_transferred_msg& msg) {
       self->state.unsent = msg.remaining;
@@ -176,7 +203,7 @@ caf::behavior connection_fn(connection_broker* self,
       st.client_id = client_id;
       st.ctx->directory->rename(self->id(), "conn:" + client_id);
       for (auto& pkt : st.held)
-        self->send(session, packet_atom::value, std::move(pkt));
+        to_session(self, std::move(pkt));
       st.held.clear();
       if (st.held_error)
         self->send(session, decode_error_atom::value, *st.held_error,
@@ -216,7 +243,8 @@ caf::behavior connection_fn(connection_broker* self,
                + " pkts/" + std::to_string(st.bytes_in) + " B, out "
                + std::to_string(st.bytes_out) + " B, unsent "
                + std::to_string(st.unsent) + " B, qos0 dropped "
-               + std::to_string(st.dropped_qos0);
+               + std::to_string(st.dropped_qos0) + ", reads paused "
+               + std::to_string(st.pauses);
       });
     },
   };

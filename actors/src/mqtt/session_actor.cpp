@@ -35,6 +35,7 @@ struct session_state {
   /// Running the effects of the channel being replaced: its session ending
   /// (expiry 0) is not this actor's end, the new channel goes on.
   bool replacing = false;
+  uint32_t uncredited = 0; ///< packets of the current connection processed
   std::array<uint64_t, 4> timer_gen{};
   std::mt19937_64 rng;
   static inline const char* name = "mqtt_session";
@@ -94,6 +95,7 @@ void open_session(session_actor* self, const broker::open_session& o) {
   }
   st.current = std::move(st.incoming);
   st.incoming = {};
+  st.uncredited = 0;
   set_connected(self, true);
   self->send(st.current.conn, bind_atom::value,
              caf::actor_cast<caf::actor>(self), st.client_id);
@@ -243,6 +245,13 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       from_connection(self, [&](broker::channel& ch) {
         return ch.handle_packet(pkt, now(self));
       });
+      auto& st = self->state;
+      if (self->current_sender()
+            == caf::actor_cast<caf::strong_actor_ptr>(st.current.conn)
+          && ++st.uncredited >= credit_batch) {
+        self->send(st.current.conn, credit_atom::value, st.uncredited);
+        st.uncredited = 0;
+      }
     },
     [self](activity_atom) {
       from_connection(self, [&](broker::channel& ch) {

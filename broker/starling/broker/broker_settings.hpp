@@ -14,8 +14,8 @@ struct broker_settings {
   runtime::listen_address tcp;
   channel_config channel;
   uint32_t connect_timeout_ms = 15000;
-  uint64_t write_high_watermark = 1024 * 1024;
-  uint64_t write_hard_limit = 8 * 1024 * 1024;
+  uint64_t write_high_watermark = 8 * 1024 * 1024;
+  uint64_t write_hard_limit = 32 * 1024 * 1024;
   shared_strategy shared = shared_strategy::round_robin;
   uint32_t sys_interval_ms = 60000;
 };

@@ -42,6 +42,10 @@ using closed_atom = caf::atom_constant<caf::atom("m_closed")>;
 /// connection -> session: (decode_error, broker::codec_error, version)
 /// after CONNECT; the connection reads nothing more and waits for close.
 using decode_error_atom = caf::atom_constant<caf::atom("m_decerr")>;
+/// session -> connection: (credit, uint32 n) n packets were processed. The
+/// connection stops reading while too many are unprocessed, so a publisher
+/// faster than its session is slowed by TCP instead of growing a mailbox.
+using credit_atom = caf::atom_constant<caf::atom("m_credit")>;
 /// connection -> session: (activity) bytes arrived that completed no packet
 /// (keepalive counts any traffic).
 using activity_atom = caf::atom_constant<caf::atom("m_active")>;
@@ -75,15 +79,21 @@ using client_atom = caf::atom_constant<caf::atom("m_client")>;
 using subscriptions_atom = caf::atom_constant<caf::atom("m_subs")>;
 using routes_atom = caf::atom_constant<caf::atom("m_routes")>;
 
+/// Packets handed to the session and not yet credited back above which the
+/// connection stops reading (it reads again at half of it).
+inline constexpr uint32_t max_unprocessed_packets = 1000;
+/// How many processed packets the session credits back at once.
+inline constexpr uint32_t credit_batch = 32;
+
 /// Limits a connection enforces on its own (the rest is the channel's).
 struct connection_limits {
   uint32_t max_packet_size = 1024 * 1024;
   /// A socket that has not sent a complete CONNECT by then is closed.
   int64_t connect_timeout_ms = 15000;
   /// Above this many unsent bytes, QoS 0 PUBLISHes to the client are dropped.
-  uint64_t high_watermark = 1024 * 1024;
+  uint64_t high_watermark = 8 * 1024 * 1024;
   /// Above this many unsent bytes the client is disconnected.
-  uint64_t hard_limit = 8 * 1024 * 1024;
+  uint64_t hard_limit = 32 * 1024 * 1024;
 };
 
 } // namespace starling::actors::mqtt
