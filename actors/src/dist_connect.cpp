@@ -1,5 +1,7 @@
 #include "starling/actors/dist_connect.hpp"
 
+#include <thread>
+
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/io/basp_broker.hpp>
@@ -9,6 +11,13 @@
 
 namespace starling::actors {
 
+namespace {
+constexpr int transport_attempts = 3;
+constexpr auto transport_backoff = std::chrono::milliseconds(150);
+constexpr int hello_attempts = 3;
+constexpr auto hello_retry_after = std::chrono::milliseconds(1000);
+} // namespace
+
 caf::expected<dist_peer> dist_connect(caf::blocking_actor& self,
                                       const std::string& host, uint16_t port,
                                       runtime::handshake_client& hs,
@@ -17,31 +26,54 @@ caf::expected<dist_peer> dist_connect(caf::blocking_actor& self,
   auto where = host + ":" + std::to_string(port);
   caf::error err;
   caf::actor gatekeeper;
-  self
-    .request(self.system().middleman().actor_handle(), timeout,
-             caf::connect_atom::value, host, port)
-    .receive(
-      [&](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
-        gatekeeper = caf::actor_cast<caf::actor>(ptr);
-      },
-      [&](caf::error& e) {
-        err = fail("cannot reach " + where + ": " + describe(e));
-      });
+  // The transport step is retried: a peer that was just declared dead (a
+  // thawed process, a healed network) may still have its old BASP
+  // connection torn down while we reconnect, which fails the first try.
+  // The handshake is never retried: its refusals are final.
+  // A silent peer (our request timed out) is not retried either.
+  for (int attempt = 1; attempt <= transport_attempts; ++attempt) {
+    caf::error raw;
+    self
+      .request(self.system().middleman().actor_handle(), timeout,
+               caf::connect_atom::value, host, port)
+      .receive(
+        [&](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
+          gatekeeper = caf::actor_cast<caf::actor>(ptr);
+        },
+        [&](caf::error& e) { raw = std::move(e); });
+    err = raw ? fail("cannot reach " + where + ": " + describe(raw))
+              : caf::error{};
+    if (!raw || raw == caf::sec::request_timeout)
+      break;
+    if (attempt < transport_attempts)
+      std::this_thread::sleep_for(transport_backoff * attempt);
+  }
   if (err)
     return err;
   if (!gatekeeper)
     return fail("nothing is published at " + where
                 + " (not a starling distribution port)");
+  // When two nodes connect to each other at the same moment (a joiner and a
+  // member told about it by member_up), BASP keeps one of the two
+  // connections and closes the other, and a hello written into the closed
+  // one is lost. A hello is idempotent (the gatekeeper replaces the pending
+  // challenge), so it is resent a few times with a short timeout.
   std::string server_name, server_nonce;
-  self
-    .request(gatekeeper, timeout, hello_atom::value,
-             runtime::dist_protocol_version, hs.client_name(), hs.hidden())
-    .receive(
-      [&](std::string& name, std::string& nonce) {
-        server_name = std::move(name);
-        server_nonce = std::move(nonce);
-      },
-      [&](caf::error& e) { err = e; });
+  auto hello_timeout = std::min<std::chrono::milliseconds>(timeout, hello_retry_after);
+  for (int attempt = 1; attempt <= hello_attempts; ++attempt) {
+    err = caf::error{};
+    self
+      .request(gatekeeper, hello_timeout, hello_atom::value,
+               runtime::dist_protocol_version, hs.client_name(), hs.hidden())
+      .receive(
+        [&](std::string& name, std::string& nonce) {
+          server_name = std::move(name);
+          server_nonce = std::move(nonce);
+        },
+        [&](caf::error& e) { err = e; });
+    if (err != caf::sec::request_timeout)
+      break;
+  }
   if (err)
     return fail(where + " refused the handshake: " + describe(err));
   auto proof = hs.answer(server_name, server_nonce);

@@ -40,7 +40,7 @@ hidden_client::~hidden_client() = default;
 std::unique_ptr<hidden_client>
 hidden_client::connect(const runtime::node_name& target,
                        const std::string& cookie, const std::string& kind,
-                       std::chrono::milliseconds timeout, std::string& error) {
+                       std::chrono::milliseconds timeout) {
   auto p = std::make_unique<impl>();
   p->timeout = timeout;
   p->cfg.load<caf::io::middleman>();
@@ -61,18 +61,17 @@ hidden_client::connect(const runtime::node_name& target,
   auto anchor = caf::actor_cast<caf::actor>(*p->self);
   auto peer = dist_connect(**p->self, target.host, target.dist_port(), hs,
                            anchor, timeout);
-  if (!peer) {
-    error = describe(peer.error());
-    return nullptr;
-  }
-  if (peer->name != target.str()) {
-    error = "expected " + target.str() + " at " + target.host + ":"
-            + std::to_string(target.dist_port()) + " but found " + peer->name;
-    return nullptr;
-  }
-  p->agent = peer->agent;
   std::unique_ptr<hidden_client> result(new hidden_client(std::move(p)));
-  result->node_ = peer->name;
+  if (!peer) {
+    result->error_ = describe(peer.error());
+  } else if (peer->name != target.str()) {
+    result->error_ = "expected " + target.str() + " at " + target.host + ":"
+                     + std::to_string(target.dist_port()) + " but found "
+                     + peer->name;
+  } else {
+    result->impl_->agent = peer->agent;
+    result->node_ = peer->name;
+  }
   return result;
 }
 

@@ -1,10 +1,19 @@
 #include "starling/client_options.hpp"
 
+#include <cstdio>
 #include <cstdlib>
+#include <iostream>
 
 #include "starling/runtime/node_config.hpp"
 
 namespace starling::tools {
+
+void exit_now(int rc) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(rc);
+}
 
 std::string resolve_client_options(const std::string& node_text,
                                    const std::optional<std::string>& cookie,

@@ -24,6 +24,13 @@ std::string resolve_client_options(const std::string& node_text,
                                    const std::optional<std::string>& timeout_s,
                                    client_options& opts);
 
+/// Ends a client process with `rc` once its output is out, without waiting
+/// for the actor system to shut down: a connect still pending inside CAF's
+/// middleman (a peer that accepted TCP but never answered) would otherwise
+/// keep the process alive until the kernel gives up (Erlang's nodetool halts
+/// the same way).
+[[noreturn]] void exit_now(int rc);
+
 int ctl_main(const std::vector<std::string>& args);
 int remsh_main(const std::vector<std::string>& args);
 

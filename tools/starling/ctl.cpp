@@ -139,23 +139,22 @@ int ctl_main(const std::vector<std::string>& args) {
                                         opt("timeout"), opts);
       !err.empty())
     return usage_error(err);
-  std::string err;
   auto client = actors::hidden_client::connect(opts.node, opts.cookie, "ctl",
-                                               opts.timeout, err);
-  if (!client) {
-    std::cerr << "error: cannot talk to " << opts.node.str() << ": " << err
-              << "\n";
-    return 1;
+                                               opts.timeout);
+  if (!client->ok()) {
+    std::cerr << "error: cannot talk to " << opts.node.str() << ": "
+              << client->error() << "\n";
+    exit_now(1);
   }
   if (is({"status"}))
-    return print_status(client->status());
+    exit_now(print_status(client->status()));
   if (is({"cluster", "join", "*"}))
-    return print(client->cluster_join(cmd[2]));
+    exit_now(print(client->cluster_join(cmd[2])));
   if (is({"cluster", "leave"}))
-    return print(client->cluster_leave());
+    exit_now(print(client->cluster_leave()));
   if (is({"cluster", "force-leave", "*"}))
-    return print(client->cluster_force_leave(cmd[2]));
-  return print_cluster_status(client->cluster_status(), vm.count("json") > 0);
+    exit_now(print(client->cluster_force_leave(cmd[2])));
+  exit_now(print_cluster_status(client->cluster_status(), vm.count("json") > 0));
 }
 
 } // namespace starling::tools

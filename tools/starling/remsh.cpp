@@ -108,17 +108,16 @@ int remsh_main(const std::vector<std::string>& args) {
     std::cerr << "starling remsh: " << err << "\n" << usage;
     return 2;
   }
-  std::string err;
   auto client = actors::hidden_client::connect(opts.node, opts.cookie, "remsh",
-                                               opts.timeout, err);
-  if (!client) {
-    std::cerr << "error: cannot attach to " << opts.node.str() << ": " << err
-              << "\n";
-    return 1;
+                                               opts.timeout);
+  if (!client->ok()) {
+    std::cerr << "error: cannot attach to " << opts.node.str() << ": "
+              << client->error() << "\n";
+    exit_now(1);
   }
   if (auto line = opt("eval"))
-    return eval_one(*client, *line);
-  return interactive(*client);
+    exit_now(eval_one(*client, *line));
+  exit_now(interactive(*client));
 }
 
 } // namespace starling::tools

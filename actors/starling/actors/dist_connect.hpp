@@ -22,7 +22,9 @@ struct dist_peer {
 /// (see runtime/cookie_auth.hpp) and returns the peer's node agent. `anchor`
 /// is the local actor whose lifetime bounds the session on the peer's side
 /// (our node agent, or the ctl/remsh actor). Every step is bounded by
-/// `timeout`. Blocking: call it from a detached or scoped actor.
+/// `timeout`; the TCP/BASP connect is tried up to 3 times (150 ms, 300 ms
+/// apart), the handshake once. Blocking: call it from a detached or scoped
+/// actor.
 caf::expected<dist_peer> dist_connect(caf::blocking_actor& self,
                                       const std::string& host, uint16_t port,
                                       runtime::handshake_client& hs,

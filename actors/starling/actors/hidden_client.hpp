@@ -23,13 +23,17 @@ public:
 
   ~hidden_client();
 
-  /// Connects and authenticates; nullptr with `error` set on failure.
+  /// Connects and authenticates. Always returns a client; check `ok()`.
+  /// A failed client keeps its actor system: destroying it would wait for a
+  /// connect CAF may still have pending (a peer that accepted TCP and went
+  /// silent), so the caller prints `error()` and ends the process instead.
   /// `kind` names the client in the node's nodes(hidden): ctl, remsh, ...
   static std::unique_ptr<hidden_client>
   connect(const runtime::node_name& target, const std::string& cookie,
-          const std::string& kind, std::chrono::milliseconds timeout,
-          std::string& error);
+          const std::string& kind, std::chrono::milliseconds timeout);
 
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
   const std::string& node() const { return node_; }
 
   answer status();
@@ -46,6 +50,7 @@ private:
   explicit hidden_client(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
   std::string node_;
+  std::string error_;
 };
 
 } // namespace starling::actors
