@@ -85,15 +85,16 @@ inline constexpr uint32_t max_unprocessed_packets = 1000;
 /// How many processed packets the session credits back at once.
 inline constexpr uint32_t credit_batch = 32;
 
-/// Limits a connection enforces on its own (the rest is the channel's).
+/// Limits a connection enforces on its own (the rest is the channel's),
+/// taken from broker_settings.
 struct connection_limits {
-  uint32_t max_packet_size = 1024 * 1024;
+  uint32_t max_packet_size = 0;
   /// A socket that has not sent a complete CONNECT by then is closed.
-  int64_t connect_timeout_ms = 15000;
+  int64_t connect_timeout_ms = 0;
   /// Above this many unsent bytes, QoS 0 PUBLISHes to the client are dropped.
-  uint64_t high_watermark = 8 * 1024 * 1024;
+  uint64_t high_watermark = 0;
   /// Above this many unsent bytes the client is disconnected.
-  uint64_t hard_limit = 32 * 1024 * 1024;
+  uint64_t hard_limit = 0;
 };
 
 } // namespace starling::actors::mqtt
