@@ -13,6 +13,8 @@ import threading
 import time
 import unittest
 
+from mqtt_client import Client
+
 BIN = os.environ.get("STARLING_BIN", "starling")
 # Every node a test starts gets an ephemeral MQTT port unless the test picks
 # one, so nodes never collide on the default 1883 (or with a broker the
@@ -185,3 +187,32 @@ class ClusterTest(unittest.TestCase):
             want = [x for x in names if x != n.name]
             wait_until(lambda: n.nodes() == want or None, 10,
                        f"{n.name} to see {want}")
+
+
+class MqttTest(ClusterTest):
+    """One MQTT node (`self.n`, `self.port`); clients made with
+    `self.client()` are disconnected at the end."""
+
+    node_env = {}
+    version = None  # default protocol for self.client()
+
+    def setUp(self):
+        super().setUp()
+        self.n = self.node("core1", mqtt=True, mqtt_env=self.node_env)
+        self.port = self.n.mqtt_port
+        self.clients = []
+
+    def tearDown(self):
+        for c in self.clients:
+            try:
+                c.disconnect()
+            except Exception:
+                pass  # already gone: kicked, aborted or never connected
+        super().tearDown()
+
+    def client(self, *a, **kw):
+        if self.version is not None:
+            kw.setdefault("version", self.version)
+        c = Client(self.port, *a, **kw)
+        self.clients.append(c)
+        return c

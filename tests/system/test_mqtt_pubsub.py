@@ -3,30 +3,12 @@
 import subprocess
 import unittest
 
-from harness import ClusterTest, run, wait_until
+from harness import MqttTest, run, wait_until
 from mqtt_client import V5, V31, V311, Client
 
 
-class PubSubTest(ClusterTest):
-    def setUp(self):
-        super().setUp()
-        self.n = self.node("core1", mqtt=True,
-                           mqtt_env={"STARLING_MQTT__SYS_INTERVAL_MS": "300"})
-        self.port = self.n.mqtt_port
-        self.clients = []
-
-    def tearDown(self):
-        for c in self.clients:
-            try:
-                c.disconnect()
-            except Exception:
-                pass
-        super().tearDown()
-
-    def client(self, *a, **kw):
-        c = Client(self.port, *a, **kw)
-        self.clients.append(c)
-        return c
+class PubSubTest(MqttTest):
+    node_env = {"STARLING_MQTT__SYS_INTERVAL_MS": "300"}
 
     def test_connect_every_version(self):
         for v in (V31, V311, V5):

@@ -1,9 +1,11 @@
 """Sessions: persistence across disconnects, takeover, keepalive."""
 
+import struct
 import unittest
 
 from harness import ClusterTest, wait_until
-from mqtt_client import V5, V311, Client
+from mqtt_client import (V5, V311, Client, encode_remaining_length, mqtt_str,
+                         raw_connect, read_packet, wait_closed)
 
 
 class SessionTest(ClusterTest):
@@ -68,11 +70,8 @@ class SessionTest(ClusterTest):
         sub = Client(self.port, "kasub", version=V311)
         sub.subscribe("ka/#", qos=1)
         # paho would answer keepalive itself; a raw socket goes silent.
-        from mqtt_client import connect_packet, raw_connect, read_packet, wait_closed
         s = raw_connect(self.port)
-        will_body = None
-        import struct
-        from mqtt_client import encode_remaining_length, mqtt_str
+        # CONNECT 3.1.1, clean session + will (QoS 1), keepalive 1 s.
         vh = mqtt_str("MQTT") + bytes([4, 0x02 | 0x04 | 0x08]) + struct.pack("!H", 1)
         body = vh + mqtt_str("silent") + mqtt_str("ka/silent") + mqtt_str(b"timeout")
         s.sendall(bytes([0x10]) + encode_remaining_length(len(body)) + body)
