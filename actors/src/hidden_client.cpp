@@ -100,18 +100,4 @@ hidden_client::answer hidden_client::shell(const std::string& line) {
   return impl_->ask(shell_atom::value, line);
 }
 
-hidden_client::answer hidden_client::nodes(bool hidden) {
-  answer result;
-  (*impl_->self)
-    ->request(impl_->agent, impl_->timeout, nodes_atom::value, hidden)
-    .receive(
-      [&](std::vector<std::string>& names) {
-        result.ok = true;
-        for (auto& n : names)
-          result.text += n + "\n";
-      },
-      [&](caf::error& err) { result.text = describe(err); });
-  return result;
-}
-
 } // namespace starling::actors

@@ -54,6 +54,9 @@ struct router_state {
                      broker::shared_group<route_key>> groups;
   std::unordered_map<caf::actor_id, subscriber> sessions;
   broker::retained_store<broker::message> retained;
+  uint64_t subscription_count = 0; ///< sum of sessions[*].subs.size()
+  /// Reused by every publish: session -> matching subscription keys.
+  std::unordered_map<caf::actor_id, std::vector<std::string>> matched;
   std::mt19937_64 rng;
   static inline const char* name = "mqtt_router";
 };
@@ -66,10 +69,8 @@ std::string group_id(const std::string& group, const std::string& filter) {
 
 void update_gauges(router_actor* self) {
   auto& st = self->state;
-  uint64_t subs = 0;
-  for (auto& [id, s] : st.sessions)
-    subs += s.subs.size();
-  st.ctx->stats.subscriptions.store(subs, std::memory_order_relaxed);
+  st.ctx->stats.subscriptions.store(st.subscription_count,
+                                    std::memory_order_relaxed);
   st.ctx->stats.topics.store(st.routes.size() + st.shared_routes.size(),
                              std::memory_order_relaxed);
   st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
@@ -81,7 +82,8 @@ void route(router_actor* self, const broker::message& msg) {
     st.retained.set(msg.topic, msg);
     st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
   }
-  std::unordered_map<caf::actor_id, std::vector<std::string>> matched;
+  auto& matched = st.matched;
+  matched.clear();
   st.routes.for_each_match(msg.topic, [&](const route_key& k) {
     matched[k.session].push_back(k.key);
   });
@@ -141,6 +143,8 @@ void subscribe(router_actor* self, broker::subscribe_filter f,
   sub.client_id = client_id;
   if (auto old = sub.subs.find(f.subscription); old != sub.subs.end())
     remove_subscription(self, sender.id(), old->second);
+  else
+    ++st.subscription_count;
   route_key k{sender.id(), f.subscription};
   if (f.share_group) {
     auto gid = group_id(*f.share_group, f.topic_filter);
@@ -226,6 +230,7 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
       return;
     for (auto& [key, f] : i->second.subs)
       remove_subscription(self, i->first, f);
+    st.subscription_count -= i->second.subs.size();
     st.sessions.erase(i);
     update_gauges(self);
   });
@@ -246,6 +251,7 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
           s != i->second.subs.end()) {
         remove_subscription(self, i->first, s->second);
         i->second.subs.erase(s);
+        --st.subscription_count;
       }
       update_gauges(self);
     },

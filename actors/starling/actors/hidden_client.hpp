@@ -42,8 +42,6 @@ public:
   answer cluster_leave();
   answer cluster_force_leave(const std::string& node);
   answer shell(const std::string& line);
-  /// Erlang's nodes() / nodes(hidden) of the target.
-  answer nodes(bool hidden);
 
 private:
   struct impl;
