@@ -30,6 +30,24 @@ const std::vector<config_key>& config_schema() {
     {"node.tick_ms", "2000",
      "heartbeat period: a silent peer is declared down after this long",
      k::unsigned_int, 400, 600000},
+    {"node.data_dir", "data",
+     "directory of the node's SQLite file (<data_dir>/<node name>.sqlite)"},
+    {"cluster.static.seeds", "",
+     "comma-separated node names to join at start (replicants: the cores "
+     "they attach to)"},
+    {"rlog.log_size", "100000",
+     "committed transactions kept in memory per shard: a replica behind by "
+     "fewer resumes without a bootstrap",
+     k::unsigned_int, 16, 100000000},
+    {"rlog.bootstrap_batch_size", "500", "records per bootstrap batch",
+     k::unsigned_int, 1, 1000000},
+    {"rlog.agent_queue_limit", "100000",
+     "transactions queued for one subscriber before it is cut off "
+     "(it resumes or re-bootstraps)",
+     k::unsigned_int, 16, 100000000},
+    {"rlog.write_retries", "5",
+     "times a transaction is resent when its sequencer or core dies",
+     k::unsigned_int, 0, 100},
     {"mqtt.listener.tcp", "0.0.0.0:1883",
      "MQTT TCP listener, port or host:port", k::listen_addr},
     {"mqtt.max_packet_size", "1048576",
@@ -108,7 +126,10 @@ std::optional<bool> parse_bool(const std::string& text) {
 }
 
 const std::string& node_config::text(const std::string& key) const {
-  return settings.at(key).first;
+  // Keys whose default is empty and that nobody set have no entry.
+  static const std::string empty;
+  auto i = settings.find(key);
+  return i == settings.end() ? empty : i->second.first;
 }
 
 uint64_t node_config::number(const std::string& key) const {

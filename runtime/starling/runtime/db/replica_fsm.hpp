@@ -1,0 +1,151 @@
+#pragma once
+
+// The state machine of one shard's replica: a replicant's copy of a shard,
+// fed by one core, and a core following the shard's sequencer.
+//
+//   disconnected --connect--> (subscribing) --reply: bootstrap--> bootstrap
+//        ^                         |                                  |
+//        |                         +--reply: resume--+                | last batch
+//        |                                           v                v
+//        +--- upstream down / cut / gap ------- normal <------- local_replay
+//
+// Subscribing atomically fixes the core's seqno S: every transaction after S
+// reaches us on the live stream. A resume sends (our seqno, S] first; a
+// bootstrap copies the tables in batches while the live stream is buffered,
+// and local_replay then applies the buffer. Operations are idempotent, so a
+// record copied after a later transaction changed it is simply written again
+// by the replay. A seqno gap or a continuity break is never skipped: the
+// replica resubscribes (resuming from its last seqno when the core's log
+// still holds it). Messages of an older subscription (epoch) are ignored.
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "starling/runtime/db/rlog.hpp"
+#include "starling/runtime/db/shard_store.hpp"
+#include "starling/runtime/db/types.hpp"
+
+namespace starling::runtime::db {
+
+enum class replica_state { disconnected, bootstrap, local_replay, normal };
+
+std::string to_string(replica_state s);
+
+/// A core's answer to a subscription.
+struct subscription_reply {
+  bool resume = false;            ///< false: bootstrap
+  std::string history;            ///< the shard's history id on the core
+  uint64_t core_seqno = 0;        ///< S: the live stream starts at S + 1
+  /// Resume: (our seqno, S], or empty when the core streams them first
+  /// on the live stream.
+  std::vector<committed> entries;
+};
+
+/// Decides, on the core, how a replica that last applied `their_seqno` of
+/// history `their_history` joins the stream: resume when the histories match
+/// (or the replica is empty) and the log holds everything after its seqno.
+/// `their_last_id`, the id of the last transaction the replica applied
+/// (when known), must match the log's entry at their_seqno: a replica fed a
+/// transaction that a dying sequencer never got acknowledged by the other
+/// cores is on a branch this core does not have, and bootstraps.
+subscription_reply decide_subscription(const shard_store& store,
+                                       const std::string& history,
+                                       const rlog& log,
+                                       const std::string& their_history,
+                                       uint64_t their_seqno,
+                                       const std::string& their_last_id = "");
+
+/// Something the actor carries out, in order.
+struct replica_effect {
+  enum kind_t {
+    subscribe,     ///< subscribe at `core` with epoch, from, history
+    request_batch, ///< ask the upstream for records after `after`
+    applied,       ///< `c` was applied to the store (persist, forward)
+    bootstrapped,  ///< the store was rebuilt at seqno `from` (persist all)
+  } kind;
+  std::string core;
+  uint64_t epoch = 0;
+  uint64_t from = 0;
+  std::string history;
+  std::string last_id; ///< subscribe: id of the last transaction applied
+  std::optional<record> after;
+  committed c;
+};
+
+/// Counters and timings the status command and metrics show.
+struct replica_stats {
+  uint64_t bootstraps = 0;
+  uint64_t resumes = 0;
+  uint64_t duplicates = 0; ///< live transactions already applied, skipped
+  uint64_t gaps = 0;       ///< continuity breaks that forced a resubscribe
+  uint64_t stale = 0;      ///< messages of an old subscription, ignored
+  int64_t last_bootstrap_ms = 0;      ///< duration of the last bootstrap
+  uint64_t last_bootstrap_records = 0;
+};
+
+class replica_fsm {
+public:
+  /// `store` outlives the fsm. `history` is the store's history id ("" for
+  /// an empty store). `max_buffer` bounds the transactions buffered while
+  /// bootstrapping; past it the bootstrap restarts.
+  replica_fsm(shard_store& store, std::string history, size_t max_buffer);
+
+  /// Subscribes at `core` (from any state: a new epoch starts).
+  std::vector<replica_effect> connect(const std::string& core);
+  std::vector<replica_effect> on_subscribed(uint64_t epoch,
+                                            subscription_reply reply,
+                                            int64_t now_ms);
+  /// The sequencer starts a new history on an empty shard.
+  void set_history(std::string history);
+  /// The core refused or did not answer the subscription.
+  void on_subscribe_failed(uint64_t epoch);
+  /// A bootstrap batch; an empty one ends the bootstrap.
+  std::vector<replica_effect> on_batch(uint64_t epoch,
+                                       const std::vector<record>& records,
+                                       int64_t now_ms);
+  /// A transaction on the live stream.
+  std::vector<replica_effect> on_live(uint64_t epoch, const committed& c);
+  /// The upstream core went down or cut us off: back to disconnected.
+  void on_upstream_lost(const std::string& core);
+  /// Forgets the store (a core that joins another cluster): disconnected,
+  /// empty, new history on the next subscription.
+  void reset();
+
+  replica_state state() const { return state_; }
+  const std::string& upstream() const { return upstream_; }
+  const std::string& history() const { return history_; }
+  uint64_t epoch() const { return epoch_; }
+  uint64_t seqno() const { return store_.seqno(); }
+  size_t buffered() const { return buffer_.size(); }
+  const replica_stats& stats() const { return stats_; }
+  /// Every state the fsm entered, in order (for property tests).
+  const std::vector<replica_state>& trace() const { return trace_; }
+
+private:
+  void enter(replica_state s);
+  std::vector<replica_effect> resubscribe(bool force_bootstrap);
+  std::vector<replica_effect> replay_buffer();
+  bool apply_next(const committed& c, std::vector<replica_effect>& out);
+
+  shard_store& store_;
+  std::string history_;
+  std::string last_id_; ///< of the last transaction applied ("" = unknown)
+  size_t max_buffer_;
+  replica_state state_ = replica_state::disconnected;
+  std::string upstream_;
+  uint64_t epoch_ = 0;
+  bool subscribing_ = false;
+  uint64_t snapshot_seqno_ = 0; ///< S of the running bootstrap
+  std::string reply_history_;   ///< the core's history, adopted at the end
+  std::deque<committed> buffer_;
+  std::optional<record> last_record_;
+  int64_t bootstrap_started_ms_ = 0;
+  uint64_t bootstrap_records_ = 0;
+  replica_stats stats_;
+  std::vector<replica_state> trace_;
+};
+
+} // namespace starling::runtime::db
