@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "starling/actors/db/wire.hpp"
 #include "starling/actors/dist_connect.hpp"
 #include "starling/actors/wire.hpp"
 
@@ -17,18 +18,49 @@ struct hidden_client::impl {
   caf::actor agent;
   std::chrono::milliseconds timeout{0};
 
-  template <class... Ts>
-  answer ask(Ts&&... xs) {
+  caf::actor db; ///< the node's db manager, asked for on first use
+
+  /// Asks `dest`; the answer is a string, or a seqno (`Seqno`) printed as
+  /// one.
+  template <bool Seqno = false, class... Ts>
+  answer ask_at(const caf::actor& dest, Ts&&... xs) {
     answer result;
-    (*self)
-      ->request(agent, timeout, std::forward<Ts>(xs)...)
-      .receive(
+    auto on_error = [&](caf::error& err) { result.text = describe(err); };
+    auto handle = (*self)->request(dest, timeout, std::forward<Ts>(xs)...);
+    if constexpr (Seqno)
+      handle.receive(
+        [&](uint64_t seqno) {
+          result.ok = true;
+          result.text = "ok (seqno " + std::to_string(seqno) + ")";
+        },
+        on_error);
+    else
+      handle.receive(
         [&](std::string& text) {
           result.ok = true;
           result.text = std::move(text);
         },
-        [&](caf::error& err) { result.text = describe(err); });
+        on_error);
     return result;
+  }
+
+  template <class... Ts>
+  answer ask(Ts&&... xs) {
+    return ask_at(agent, std::forward<Ts>(xs)...);
+  }
+
+  template <bool Seqno = false, class... Ts>
+  answer ask_db(Ts&&... xs) {
+    if (!db) {
+      answer failed;
+      (*self)
+        ->request(agent, timeout, db::db_atom::value)
+        .receive([&](caf::actor& manager) { db = std::move(manager); },
+                 [&](caf::error& err) { failed.text = describe(err); });
+      if (!db)
+        return failed;
+    }
+    return ask_at<Seqno>(db, std::forward<Ts>(xs)...);
   }
 };
 
@@ -98,6 +130,35 @@ hidden_client::cluster_force_leave(const std::string& node) {
 
 hidden_client::answer hidden_client::shell(const std::string& line) {
   return impl_->ask(shell_atom::value, line);
+}
+
+hidden_client::answer hidden_client::rlog_status() {
+  return impl_->ask_db(db::rlog_atom::value, status_atom::value);
+}
+
+hidden_client::answer hidden_client::db_put(const std::string& table,
+                                            const std::string& key,
+                                            const std::string& value) {
+  return impl_->ask_db<true>(db::put_atom::value, table, key, value);
+}
+
+hidden_client::answer hidden_client::db_delete(const std::string& table,
+                                               const std::string& key) {
+  return impl_->ask_db<true>(db::erase_atom::value, table, key);
+}
+
+hidden_client::answer hidden_client::db_get(const std::string& table,
+                                            const std::string& key) {
+  return impl_->ask_db(db::read_atom::value, table, key);
+}
+
+hidden_client::answer hidden_client::db_load(const std::string& table,
+                                             const std::string& prefix,
+                                             uint64_t count,
+                                             uint32_t concurrency,
+                                             uint32_t value_size) {
+  return impl_->ask_db(db::load_atom::value, table, prefix, count, concurrency,
+                       value_size);
 }
 
 } // namespace starling::actors

@@ -7,6 +7,8 @@
 #include <caf/io/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/context.hpp"
+#include "starling/actors/db/manager.hpp"
 #include "starling/actors/gatekeeper.hpp"
 #include "starling/actors/mqtt/broker.hpp"
 #include "starling/actors/mqtt/context.hpp"
@@ -73,6 +75,13 @@ int run_node(const runtime::node_config& cfg) {
   ctx.rnd = runtime::system_random();
   ctx.started_at_ms = wall_clock_ms();
 
+  // Opened before CAF starts: a bad data directory stops the node at once.
+  db::db_context db_ctx;
+  if (auto err = db::open_db(db_ctx, ctx); !err.empty()) {
+    log.error(err + " (set node.data_dir, env STARLING_NODE__DATA_DIR)");
+    return 1;
+  }
+
   caf::actor_system_config sys_cfg;
   configure_distribution(sys_cfg, cfg);
   caf::actor_system sys{sys_cfg};
@@ -80,6 +89,8 @@ int run_node(const runtime::node_config& cfg) {
   ctx.sys = &sys;
   ctx.peers = &*peers;
 
+  ctx.db = &db_ctx;
+  db_ctx.manager = db::spawn_db_manager(db_ctx);
   auto agent = spawn_node_agent(ctx);
   auto gk = spawn_gatekeeper(ctx, agent);
   // Bind all interfaces, as Erlang distribution does; reuse_addr lets a
@@ -114,6 +125,7 @@ int run_node(const runtime::node_config& cfg) {
   for (auto& e : directory.list())
     caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   directory.clear();
+  db_ctx.manager = nullptr;
   return rc;
 }
 

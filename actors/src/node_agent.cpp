@@ -6,6 +6,8 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/context.hpp"
+#include "starling/actors/db/wire.hpp"
 #include "starling/actors/dist_connect.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
@@ -32,6 +34,7 @@ struct agent_state {
   std::unique_ptr<runtime::membership> view;
   std::map<std::string, peer_link> links;
   caf::actor shell;
+  bool seeding = false; ///< a round over cluster.static.seeds is running
   static inline const char* name = "node_agent";
 };
 
@@ -58,6 +61,24 @@ member_wire self_wire(agent_actor* self) {
   return to_wire(self->state.view->self());
 }
 
+/// Tells the database which nodes run (and their agents, through which it
+/// finds their database actors). Called after every change of the view.
+void publish_view(agent_actor* self) {
+  auto& st = self->state;
+  if (!st.ctx->db || !st.ctx->db->manager)
+    return;
+  std::vector<member_wire> running;
+  std::vector<caf::actor> agents;
+  for (auto& [name, link] : st.links)
+    if (auto m = st.view->find(name);
+        m && m->status == runtime::member_status::up) {
+      running.push_back(to_wire(*m));
+      agents.push_back(link.agent);
+    }
+  self->send(st.ctx->db->manager, members_atom::value, std::move(running),
+             std::move(agents));
+}
+
 void untrack(agent_actor* self, const std::string& name) {
   auto& links = self->state.links;
   if (auto i = links.find(name); i != links.end()) {
@@ -71,6 +92,7 @@ void forget_all_peers(agent_actor* self) {
   while (!self->state.links.empty())
     untrack(self, self->state.links.begin()->first);
   self->state.view->reset();
+  publish_view(self);
 }
 
 /// Records `m` as up and watches `remote` (its agent) for nodedown.
@@ -90,6 +112,7 @@ void track(agent_actor* self, runtime::member m, const caf::actor& remote) {
   }
   if (event)
     st.ctx->log->info("nodeup " + name);
+  publish_view(self);
 }
 
 using connect_callback = std::function<void(caf::expected<caf::actor>)>;
@@ -181,12 +204,12 @@ caf::error not_allowed() {
 
 /// After the target accepted us: connects to every member it listed and
 /// answers the operator when all are done.
+using text_callback = std::function<void(caf::expected<std::string>)>;
+
 void on_joined(agent_actor* self, const std::string& target_name,
-               members_result res,
-               caf::typed_response_promise<std::string> rp) {
+               members_result res, text_callback rp) {
   if (!res) {
-    rp.deliver(fail("cannot join " + target_name + ": "
-                    + describe(res.error())));
+    rp(fail("cannot join " + target_name + ": " + describe(res.error())));
     return;
   }
   auto& st = self->state;
@@ -200,15 +223,14 @@ void on_joined(agent_actor* self, const std::string& target_name,
       list += (list.empty() ? "" : ", ") + n;
     if (failures->empty()) {
       self->state.ctx->log->info("joined the cluster of " + target_name);
-      rp.deliver("joined the cluster of " + target_name
-                 + "; running nodes: " + list);
+      rp("joined the cluster of " + target_name + "; running nodes: " + list);
       return;
     }
     std::string why;
     for (auto& f : *failures)
       why += "\n  " + f;
-    rp.deliver(fail("joined " + target_name
-                    + " but could not reach every member:" + why));
+    rp(fail("joined " + target_name + " but could not reach every member:"
+            + why));
   };
   for (auto& w : *res) {
     auto m = from_wire(w);
@@ -264,7 +286,13 @@ caf::result<std::string> cluster_join(agent_actor* self,
                    st.view->self().name);
       forget_all_peers(self);
       join_peer(self, *remote, target_name, [=](members_result res) mutable {
-        on_joined(self, target_name, std::move(res), rp);
+        on_joined(self, target_name, std::move(res),
+                  [rp](caf::expected<std::string> r) mutable {
+                    if (r)
+                      rp.deliver(*r);
+                    else
+                      rp.deliver(r.error());
+                  });
       });
     });
   return rp;
@@ -314,10 +342,125 @@ caf::result<std::string> cluster_force_leave(agent_actor* self,
     tell.push_back(st.links[peer].agent);
   untrack(self, name);
   st.view->remove(name);
+  publish_view(self);
   for (auto& a : tell)
     self->send(a, leave_atom::value, name);
   st.ctx->log->info("force-left " + name);
   return name + " removed from the cluster";
+}
+
+// -- autocluster (cluster.static.seeds) -------------------------------------------
+
+constexpr auto seeds_retry = std::chrono::seconds(2);
+
+std::vector<std::string> seed_names(agent_actor* self) {
+  std::vector<std::string> out;
+  auto& text = self->state.ctx->cfg.text("cluster.static.seeds");
+  std::string item;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == ',') {
+      auto b = item.find_first_not_of(" \t");
+      auto e = item.find_last_not_of(" \t");
+      if (b != std::string::npos)
+        out.push_back(item.substr(b, e - b + 1));
+      item.clear();
+    } else {
+      item += text[i];
+    }
+  }
+  return out;
+}
+
+bool has_running_core(agent_actor* self) {
+  auto& view = *self->state.view;
+  for (auto& n : view.nodes())
+    if (auto m = view.find(n); m && m->role == runtime::node_role::core)
+      return true;
+  return false;
+}
+
+/// Whether a core should join the cluster `members` describes: only when it
+/// has a running core older than this node, so the youngest always joins
+/// the oldest (as Ekka's autocluster does) and two cores starting together
+/// never join each other.
+bool cluster_is_older(agent_actor* self, const std::vector<member_wire>& members) {
+  auto& me = self->state.view->self();
+  for (auto& w : members)
+    if (w.role == "core" && w.status == "up"
+        && std::tie(w.started_at_ms, w.name) < std::tie(me.started_at_ms, me.name))
+      return true;
+  return false;
+}
+
+void try_seed(agent_actor* self, std::shared_ptr<std::vector<runtime::node_name>> seeds,
+              size_t index);
+
+void seed_joined(agent_actor* self, const std::string& name, members_result res) {
+  self->state.seeding = false;
+  on_joined(self, name, std::move(res), [self](caf::expected<std::string> r) {
+    if (r)
+      self->state.ctx->log->info("autocluster: " + *r);
+    else
+      self->state.ctx->log->warning("autocluster: " + describe(r.error()));
+  });
+}
+
+void try_seed(agent_actor* self, std::shared_ptr<std::vector<runtime::node_name>> seeds,
+              size_t index) {
+  auto& st = self->state;
+  if (index >= seeds->size() || has_running_core(self)) {
+    st.seeding = false;
+    if (!has_running_core(self))
+      self->delayed_send(self, seeds_retry, seeds_atom::value);
+    return;
+  }
+  auto target = (*seeds)[index];
+  auto name = target.str();
+  if (name == st.view->self().name) {
+    try_seed(self, seeds, index + 1);
+    return;
+  }
+  connect_peer(self, target.host, target.dist_port(), name,
+               [=](caf::expected<caf::actor> remote) {
+                 if (!remote) {
+                   try_seed(self, seeds, index + 1);
+                   return;
+                 }
+                 auto r = *remote;
+                 if (self->state.view->self().role == runtime::node_role::replicant) {
+                   join_peer(self, r, name, [=](members_result res) {
+                     seed_joined(self, name, std::move(res));
+                   });
+                   return;
+                 }
+                 self->request(r, step_timeout, members_atom::value)
+                   .then(
+                     [=](std::vector<member_wire>& members) {
+                       if (!cluster_is_older(self, members)) {
+                         try_seed(self, seeds, index + 1);
+                         return;
+                       }
+                       join_peer(self, r, name, [=](members_result res) {
+                         seed_joined(self, name, std::move(res));
+                       });
+                     },
+                     [=](caf::error&) { try_seed(self, seeds, index + 1); });
+               });
+}
+
+/// One round over the seeds while this node has no running core peer; the
+/// next round is scheduled when it ends alone.
+void auto_cluster(agent_actor* self) {
+  auto seeds = std::make_shared<std::vector<runtime::node_name>>();
+  for (auto& text : seed_names(self)) {
+    std::string err;
+    if (auto n = runtime::parse_node_name(text, err))
+      seeds->push_back(*n);
+  }
+  if (seeds->empty() || self->state.seeding)
+    return;
+  self->state.seeding = true;
+  try_seed(self, seeds, 0);
 }
 
 nlohmann::json status_json(agent_actor* self) {
@@ -353,6 +496,8 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
     self->state.ctx->log->warning("peer error: " + describe(err));
   });
   st.shell = spawn_shell(*ctx, caf::actor_cast<caf::actor>(self));
+  if (!seed_names(self).empty())
+    self->send(self, seeds_atom::value);
   self->link_to(st.shell);
   return {
     // -- peer protocol --
@@ -403,6 +548,7 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
       } else if (st.view->find(name) != nullptr) {
         untrack(self, name);
         st.view->remove(name);
+        publish_view(self);
         st.ctx->log->info(name + " left the cluster");
       }
       return caf::ok_atom::value;
@@ -419,6 +565,24 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
       if (st.view->set_status(name, runtime::member_status::down,
                               st.ctx->now_ms()))
         st.ctx->log->warning("nodedown " + name + " (" + reason + ")");
+      publish_view(self);
+      if (!has_running_core(self) && !seed_names(self).empty())
+        self->delayed_send(self, seeds_retry, seeds_atom::value);
+    },
+    [self](seeds_atom) {
+      if (self->current_sender() == nullptr
+          || self->current_sender()->node() == self->node())
+        auto_cluster(self);
+    },
+    [self](db::db_atom) -> caf::result<caf::actor> {
+      // Cluster members find our database actors through this; operators
+      // (ctl) send it their `db` and `rlog` commands.
+      if (!sending_peer(self) && !from_operator(self))
+        return not_allowed();
+      auto db = self->state.ctx->db;
+      if (!db || !db->manager)
+        return fail("the database is not running");
+      return db->manager;
     },
     // -- operators (ctl, remsh) --
     [self](status_atom) -> caf::result<std::string> {
@@ -456,7 +620,7 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
       return hidden ? st.ctx->peers->hidden_names() : st.view->nodes();
     },
     [self](members_atom) -> caf::result<std::vector<member_wire>> {
-      if (!from_operator(self))
+      if (!from_operator(self) && !sending_peer(self))
         return not_allowed();
       std::vector<member_wire> result;
       for (auto& m : self->state.view->members())

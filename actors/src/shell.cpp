@@ -7,12 +7,15 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/context.hpp"
+#include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
+#include "starling/runtime/db/status.hpp"
 #include "starling/runtime/shell_text.hpp"
 
 namespace starling::actors {
@@ -158,6 +161,26 @@ caf::actor router_of(mqtt::mqtt_context& m) {
 
 const std::map<std::string, command>& commands();
 
+void run_rlog(shell_actor* self, const std::vector<std::string>& args,
+              reply rp) {
+  if (args[0] != "status") {
+    rp.deliver(fail("usage: rlog status"));
+    return;
+  }
+  auto db = self->state.ctx->db;
+  if (db == nullptr || !db->manager) {
+    rp.deliver(fail("the database is not running on this node"));
+    return;
+  }
+  self->request(db->manager, std::chrono::seconds(5), db::rlog_atom::value,
+                status_atom::value)
+    .then(
+      [rp](const std::string& text) mutable {
+        rp.deliver(runtime::db::format_rlog_status(nlohmann::json::parse(text)));
+      },
+      [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
 void run_help(shell_actor*, const std::vector<std::string>&, reply rp) {
   std::vector<std::vector<std::string>> rows;
   for (auto& [name, cmd] : commands())
@@ -203,6 +226,9 @@ const std::map<std::string, command>& commands() {
       [](shell_actor* self, const std::vector<std::string>&, reply rp) {
         ask_mqtt(self, router_of, rp, mqtt::subscriptions_atom::value);
       }}},
+    {"rlog",
+     {"rlog status", "replicated database: shards, upstream, seqno, lag, "
+                     "subscribers, merge tables", 1, 1, run_rlog}},
     {"routes",
      {"routes()", "topic filters -> nodes with subscribers", 0, 0,
       [](shell_actor* self, const std::vector<std::string>&, reply rp) {

@@ -7,6 +7,7 @@
 
 #include "starling/actors/hidden_client.hpp"
 #include "starling/client_options.hpp"
+#include "starling/runtime/db/status.hpp"
 #include "starling/runtime/shell_text.hpp"
 
 namespace po = boost::program_options;
@@ -24,6 +25,14 @@ const char* usage =
   "  cluster leave                  leave the cluster\n"
   "  cluster force-leave NODE       remove NODE from the cluster\n"
   "  cluster status [--json]        running and stopped nodes\n"
+  "  rlog status [--json]           replicated database: per shard state,\n"
+  "                                 upstream, seqno, lag, subscribers\n"
+  "  db put TABLE KEY VALUE         write a record (prints the seqno)\n"
+  "  db delete TABLE KEY            delete a record\n"
+  "  db get TABLE KEY               read a record on this node\n"
+  "  db load TABLE COUNT [--prefix P] [--concurrency N] [--value-size B]\n"
+  "                                 COUNT write transactions run inside the\n"
+  "                                 node; prints latency p50/p99 as JSON\n"
   "defaults: -node starling@127.0.0.1, -cookie from STARLING_NODE__COOKIE,\n"
   "-timeout 10\n";
 
@@ -67,6 +76,13 @@ int print_cluster_status(const actors::hidden_client::answer& a, bool json) {
   return 0;
 }
 
+int print_rlog_status(const actors::hidden_client::answer& a, bool json) {
+  if (!a.ok || json)
+    return print(a);
+  std::cout << runtime::db::format_rlog_status(nlohmann::json::parse(a.text));
+  return 0;
+}
+
 int print_status(const actors::hidden_client::answer& a) {
   if (!a.ok)
     return print(a);
@@ -86,7 +102,9 @@ int ctl_main(const std::vector<std::string>& args) {
   po::options_description desc;
   desc.add_options()("node", po::value<std::string>())(
     "cookie", po::value<std::string>())("timeout", po::value<std::string>())(
-    "json", "")("help", "")("command", po::value<std::vector<std::string>>());
+    "json", "")("help", "")("prefix", po::value<std::string>())(
+    "concurrency", po::value<uint32_t>())("value-size", po::value<uint32_t>())(
+    "command", po::value<std::vector<std::string>>());
   po::positional_options_description pos;
   pos.add("command", -1);
   po::variables_map vm;
@@ -119,7 +137,10 @@ int ctl_main(const std::vector<std::string>& args) {
   };
   bool known = is({"status"}) || is({"cluster", "join", "*"})
                || is({"cluster", "leave"}) || is({"cluster", "force-leave", "*"})
-               || is({"cluster", "status"});
+               || is({"cluster", "status"}) || is({"rlog", "status"})
+               || is({"db", "put", "*", "*", "*"})
+               || is({"db", "delete", "*", "*"}) || is({"db", "get", "*", "*"})
+               || is({"db", "load", "*", "*"});
   if (cmd.empty())
     return usage_error("no command given");
   if (!known) {
@@ -139,6 +160,14 @@ int ctl_main(const std::vector<std::string>& args) {
                                         opt("timeout"), opts);
       !err.empty())
     return usage_error(err);
+  uint64_t load_count = 0;
+  if (is({"db", "load", "*", "*"})) {
+    try {
+      load_count = std::stoull(cmd[3]);
+    } catch (const std::exception&) {
+      return usage_error("db load: COUNT must be a number, not '" + cmd[3] + "'");
+    }
+  }
   auto client = actors::hidden_client::connect(opts.node, opts.cookie, "ctl",
                                                opts.timeout);
   if (!client->ok()) {
@@ -154,7 +183,24 @@ int ctl_main(const std::vector<std::string>& args) {
     exit_now(print(client->cluster_leave()));
   if (is({"cluster", "force-leave", "*"}))
     exit_now(print(client->cluster_force_leave(cmd[2])));
-  exit_now(print_cluster_status(client->cluster_status(), vm.count("json") > 0));
+  bool json = vm.count("json") > 0;
+  if (is({"rlog", "status"}))
+    exit_now(print_rlog_status(client->rlog_status(), json));
+  if (is({"db", "put", "*", "*", "*"}))
+    exit_now(print(client->db_put(cmd[2], cmd[3], cmd[4])));
+  if (is({"db", "delete", "*", "*"}))
+    exit_now(print(client->db_delete(cmd[2], cmd[3])));
+  if (is({"db", "get", "*", "*"}))
+    exit_now(print(client->db_get(cmd[2], cmd[3])));
+  if (is({"db", "load", "*", "*"})) {
+    auto num = [&](const char* key, uint32_t dflt) {
+      return vm.count(key) ? vm[key].as<uint32_t>() : dflt;
+    };
+    exit_now(print(client->db_load(cmd[2], opt("prefix").value_or("k"),
+                                   load_count, num("concurrency", 1),
+                                   num("value-size", 32))));
+  }
+  exit_now(print_cluster_status(client->cluster_status(), json));
 }
 
 } // namespace starling::tools

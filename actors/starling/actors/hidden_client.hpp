@@ -43,6 +43,18 @@ public:
   answer cluster_force_leave(const std::string& node);
   answer shell(const std::string& line);
 
+  // -- the replicated database (sent to the node's db manager) --
+  answer rlog_status();
+  /// Writes a record (a transaction on a regular table, the node's own
+  /// record in a merge table); the answer is the transaction's seqno.
+  answer db_put(const std::string& table, const std::string& key,
+                const std::string& value);
+  answer db_delete(const std::string& table, const std::string& key);
+  answer db_get(const std::string& table, const std::string& key);
+  /// Runs `count` write transactions inside the node; JSON latency summary.
+  answer db_load(const std::string& table, const std::string& prefix,
+                 uint64_t count, uint32_t concurrency, uint32_t value_size);
+
 private:
   struct impl;
   explicit hidden_client(std::unique_ptr<impl> p);

@@ -18,6 +18,9 @@ class peer_registry;
 namespace mqtt {
 struct mqtt_context;
 }
+namespace db {
+struct db_context;
+}
 
 /// What every actor of a node shares. Owned by run_node(), which outlives
 /// the actor system; time and randomness come from here, never from globals.
@@ -32,6 +35,8 @@ struct node_context {
   int64_t started_at_ms = 0;
   /// The MQTT side (router, client manager), once started.
   mqtt::mqtt_context* mqtt = nullptr;
+  /// The replicated database (db manager, shard actors, SQLite file).
+  db::db_context* db = nullptr;
 };
 
 } // namespace starling::actors

@@ -48,6 +48,8 @@ using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using nodedown_atom = caf::atom_constant<caf::atom("nodedown")>;
 using members_atom = caf::atom_constant<caf::atom("members")>;
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
+/// (seeds): the agent's timer for joining cluster.static.seeds.
+using seeds_atom = caf::atom_constant<caf::atom("seeds")>;
 
 /// A member as it travels between nodes.
 struct member_wire {

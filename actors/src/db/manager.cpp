@@ -1,0 +1,472 @@
+#include "starling/actors/db/manager.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <caf/all.hpp>
+
+#include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/context.hpp"
+#include "starling/actors/db/merge_server.hpp"
+#include "starling/actors/db/shard.hpp"
+#include "starling/actors/db/wire.hpp"
+#include "starling/actors/inspect.hpp"
+#include "starling/actors/node_context.hpp"
+#include "starling/actors/peer_registry.hpp"
+
+namespace starling::actors::db {
+
+namespace {
+
+using namespace runtime::db;
+
+constexpr const char* merge_key = "$merge";
+
+struct remote_node {
+  member_wire member;
+  std::map<std::string, caf::actor> actors; ///< shard (or $merge) -> actor
+};
+
+struct manager_state {
+  db_context* db = nullptr;
+  std::string self_name;
+  std::map<std::string, caf::actor> local; ///< shard (or $merge) -> actor
+  std::map<std::string, remote_node> peers; ///< resolved running peers
+  std::map<std::string, int64_t> running;   ///< name -> incarnation
+  uint64_t txn_counter = 0;
+  struct retry {
+    transaction txn;
+    caf::response_promise rp;
+    uint32_t attempt;
+  };
+  std::map<std::string, retry> retries; ///< txn id -> what to send again
+  static inline const char* name = "db_manager";
+};
+
+using manager_actor = caf::stateful_actor<manager_state>;
+
+/// Tells every local shard actor (and the merge server) who runs.
+void publish_peers(manager_actor* self) {
+  auto& st = self->state;
+  for (auto& [shard, actor] : st.local) {
+    std::vector<shard_peer> list;
+    for (auto& [name, r] : st.peers) {
+      auto i = r.actors.find(shard);
+      if (i == r.actors.end())
+        continue;
+      list.push_back({name, r.member.role == "core", r.member.started_at_ms,
+                      i->second});
+    }
+    self->send(actor, peers_atom::value, std::move(list));
+  }
+}
+
+void resolve(manager_actor* self, const member_wire& m,
+             const caf::actor& agent) {
+  auto timeout = std::chrono::seconds(5);
+  self->request(agent, timeout, db_atom::value)
+    .then(
+      [=](const caf::actor& manager) {
+        self->request(manager, timeout, shards_atom::value)
+          .then(
+            [=](const std::vector<std::string>& names,
+                const std::vector<caf::actor>& actors) {
+              auto& st = self->state;
+              auto i = st.running.find(m.name);
+              if (i == st.running.end() || i->second != m.started_at_ms)
+                return; // went down meanwhile
+              remote_node r{m, {}};
+              for (size_t k = 0; k < names.size() && k < actors.size(); ++k)
+                r.actors.emplace(names[k], actors[k]);
+              st.peers[m.name] = std::move(r);
+              publish_peers(self);
+            },
+            [=](caf::error& err) {
+              self->state.db->node->log->warning(
+                "cannot reach the database of " + m.name + ": "
+                + describe(err));
+            });
+      },
+      [=](caf::error& err) {
+        self->state.db->node->log->warning("cannot reach the database of "
+                                           + m.name + ": " + describe(err));
+      });
+}
+
+void on_members(manager_actor* self, const std::vector<member_wire>& members,
+                const std::vector<caf::actor>& agents) {
+  auto& st = self->state;
+  std::map<std::string, int64_t> now;
+  for (auto& m : members)
+    now.emplace(m.name, m.started_at_ms);
+  bool changed = false;
+  for (auto i = st.peers.begin(); i != st.peers.end();) {
+    auto j = now.find(i->first);
+    if (j == now.end() || j->second != i->second.member.started_at_ms) {
+      i = st.peers.erase(i);
+      changed = true;
+    } else {
+      ++i;
+    }
+  }
+  for (size_t k = 0; k < members.size() && k < agents.size(); ++k) {
+    auto& m = members[k];
+    auto known = st.running.find(m.name);
+    if (known == st.running.end() || known->second != m.started_at_ms)
+      resolve(self, m, agents[k]);
+  }
+  st.running = std::move(now);
+  if (changed)
+    publish_peers(self);
+}
+
+// -- transactions with retries ------------------------------------------------
+
+/// Sends `txn` to the local shard actor, which commits it (leader), passes
+/// it to the sequencer or, on a replicant, to a core. A lost answer (the
+/// sequencer or the core died) is retried with the same id, so a
+/// transaction that was committed after all is answered, not applied twice.
+void submit(manager_actor* self, transaction txn, caf::response_promise rp,
+            uint32_t attempt) {
+  auto& st = self->state;
+  auto target = st.local.at(txn.shard);
+  auto timeout = std::chrono::milliseconds(st.db->settings.request_timeout_ms);
+  self->request(target, timeout, txn_atom::value, txn)
+    .then([rp](uint64_t seqno) mutable { rp.deliver(seqno); },
+          [=](caf::error& err) mutable {
+            auto& st = self->state;
+            if (attempt >= st.db->settings.write_retries) {
+              rp.deliver(fail("transaction " + txn.id + " failed after "
+                              + std::to_string(attempt + 1)
+                              + " attempts: " + describe(err)));
+              return;
+            }
+            auto delay = std::chrono::milliseconds(200 * (attempt + 1));
+            auto id = txn.id;
+            st.retries[id] = {txn, rp, attempt + 1};
+            self->delayed_send(self, delay, retry_atom::value, id);
+          });
+}
+
+caf::result<uint64_t> transact(manager_actor* self, transaction txn) {
+  auto& st = self->state;
+  if (auto why = st.db->schema.check(txn))
+    return fail(*why);
+  txn.id = st.self_name + "#" + std::to_string(st.db->node->started_at_ms)
+           + "#" + std::to_string(++st.txn_counter);
+  auto rp = self->make_response_promise();
+  submit(self, std::move(txn), rp, 0);
+  return caf::delegated<uint64_t>{};
+}
+
+// -- operator commands ----------------------------------------------------------
+
+/// A bounded write load run inside the node (`starling ctl db load`): the
+/// latency of each transaction as its caller sees it, with `concurrency`
+/// transactions outstanding. Used by the replication benchmark and the
+/// system tests that need many concurrent writes.
+struct load_run {
+  std::string table, prefix, value;
+  uint64_t count = 0, next = 0, done = 0, errors = 0;
+  uint32_t concurrency = 1;
+  std::chrono::steady_clock::time_point started;
+  std::vector<int64_t> latencies_us;
+  std::string first_error;
+  caf::response_promise rp;
+};
+
+void load_next(manager_actor* self, std::shared_ptr<load_run> run);
+
+void load_finish(std::shared_ptr<load_run> run) {
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - run->started)
+                   .count();
+  auto& l = run->latencies_us;
+  std::sort(l.begin(), l.end());
+  auto pct = [&](double p) -> int64_t {
+    if (l.empty())
+      return 0;
+    return l[std::min(l.size() - 1, static_cast<size_t>(p * l.size()))];
+  };
+  nlohmann::json j{{"count", run->count},
+                   {"ok", run->done - run->errors},
+                   {"errors", run->errors},
+                   {"first_error", run->first_error},
+                   {"elapsed_ms", elapsed / 1000},
+                   {"rate", elapsed > 0 ? (run->done * 1e6 / elapsed) : 0.0},
+                   {"p50_us", pct(0.50)},
+                   {"p90_us", pct(0.90)},
+                   {"p99_us", pct(0.99)},
+                   {"max_us", l.empty() ? 0 : l.back()}};
+  run->rp.deliver(j.dump());
+}
+
+void load_next(manager_actor* self, std::shared_ptr<load_run> run) {
+  if (run->next >= run->count)
+    return;
+  auto i = run->next++;
+  transaction txn;
+  auto spec = self->state.db->schema.find(run->table);
+  txn.shard = spec->shard;
+  txn.ops.push_back(
+    {op::write, run->table, run->prefix + std::to_string(i), run->value});
+  auto& st = self->state;
+  txn.id = st.self_name + "#" + std::to_string(st.db->node->started_at_ms)
+           + "#" + std::to_string(++st.txn_counter);
+  auto t0 = std::chrono::steady_clock::now();
+  self->request(st.local.at(txn.shard),
+                std::chrono::milliseconds(st.db->settings.request_timeout_ms),
+                txn_atom::value, txn)
+    .then(
+      [=](uint64_t) {
+        run->latencies_us.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - t0)
+            .count());
+        if (++run->done == run->count)
+          load_finish(run);
+        else
+          load_next(self, run);
+      },
+      [=](caf::error& err) {
+        ++run->errors;
+        if (run->first_error.empty())
+          run->first_error = describe(err);
+        if (++run->done == run->count)
+          load_finish(run);
+        else
+          load_next(self, run);
+      });
+}
+
+caf::result<std::string> start_load(manager_actor* self,
+                                    const std::string& table,
+                                    const std::string& prefix, uint64_t count,
+                                    uint32_t concurrency, uint32_t value_size) {
+  auto spec = self->state.db->schema.find(table);
+  if (!spec || spec->type != table_type::regular)
+    return fail("'" + table + "' is not a regular table");
+  if (count == 0 || count > 10000000)
+    return fail("count must be between 1 and 10000000");
+  if (concurrency == 0 || concurrency > 10000)
+    return fail("concurrency must be between 1 and 10000");
+  auto run = std::make_shared<load_run>();
+  run->table = table;
+  run->prefix = prefix;
+  run->value = std::string(std::min<uint32_t>(value_size, 1 << 20), 'v');
+  run->count = count;
+  run->concurrency = concurrency;
+  run->started = std::chrono::steady_clock::now();
+  run->latencies_us.reserve(count);
+  run->rp = self->make_response_promise();
+  for (uint32_t k = 0; k < concurrency; ++k)
+    load_next(self, run);
+  return caf::delegated<std::string>{};
+}
+
+/// Gathers every shard's status and the merge tables into one JSON text.
+caf::result<std::string> rlog_status(manager_actor* self) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise();
+  auto out = std::make_shared<nlohmann::json>(nlohmann::json{
+    {"node", st.self_name},
+    {"role", runtime::to_string(st.db->node->cfg.role)},
+    {"shards", nlohmann::json::array()},
+    {"merge_tables", nlohmann::json::array()}});
+  auto pending = std::make_shared<size_t>(st.local.size());
+  auto done = [=]() mutable {
+    if (--*pending > 0)
+      return;
+    auto& shards = (*out)["shards"];
+    std::sort(shards.begin(), shards.end(),
+              [](auto& a, auto& b) { return a["shard"] < b["shard"]; });
+    rp.deliver(out->dump());
+  };
+  for (auto& [shard, actor] : st.local) {
+    bool merge = shard == merge_key;
+    self->request(actor, std::chrono::seconds(2), status_atom::value)
+      .then(
+        [=](const std::string& text) mutable {
+          auto j = nlohmann::json::parse(text, nullptr, false);
+          if (merge && j.is_array())
+            (*out)["merge_tables"] = j;
+          else if (!j.is_discarded())
+            (*out)["shards"].push_back(j);
+          done();
+        },
+        [=](caf::error& err) mutable {
+          if (!merge)
+            (*out)["shards"].push_back(
+              {{"shard", shard}, {"state", "no answer: " + describe(err)}});
+          done();
+        });
+  }
+  return caf::delegated<std::string>{};
+}
+
+caf::result<uint64_t> write_op(manager_actor* self, op o) {
+  auto& st = self->state;
+  auto spec = st.db->schema.find(o.table);
+  if (!spec)
+    return fail("unknown table '" + o.table + "'");
+  if (spec->type == table_type::merge) {
+    // This node's own record: written here, streamed to the others.
+    auto rp = self->make_response_promise();
+    auto msg = o.kind == op::write
+                 ? caf::make_message(put_atom::value, o.table, o.key, o.value)
+                 : caf::make_message(erase_atom::value, o.table, o.key);
+    self->request(st.local.at(merge_key), std::chrono::seconds(5), msg)
+      .then([rp](bool) mutable { rp.deliver(uint64_t{0}); },
+            [rp](caf::error& err) mutable { rp.deliver(err); });
+    return caf::delegated<uint64_t>{};
+  }
+  return transact(self, transaction{"", spec->shard, {std::move(o)}});
+}
+
+caf::result<std::string> read_key(manager_actor* self, const std::string& table,
+                                  const std::string& key) {
+  auto& st = self->state;
+  auto spec = st.db->schema.find(table);
+  if (!spec)
+    return fail("unknown table '" + table + "'");
+  auto rp = self->make_response_promise();
+  if (spec->type == table_type::merge) {
+    self->request(st.local.at(merge_key), std::chrono::seconds(5),
+                  read_atom::value, table, key)
+      .then(
+        [rp, key](const std::vector<std::string>& owners) mutable {
+          if (owners.empty()) {
+            rp.deliver(fail("no record for key '" + key + "'"));
+            return;
+          }
+          std::string text;
+          for (auto& o : owners)
+            text += (text.empty() ? "" : "\n") + o;
+          rp.deliver(text);
+        },
+        [rp](caf::error& err) mutable { rp.deliver(err); });
+  } else {
+    self->request(st.local.at(spec->shard), std::chrono::seconds(5),
+                  read_atom::value, table, key)
+      .then(
+        [rp, key](bool found, const std::string& value) mutable {
+          if (found)
+            rp.deliver(value);
+          else
+            rp.deliver(fail("no record for key '" + key + "'"));
+        },
+        [rp](caf::error& err) mutable { rp.deliver(err); });
+  }
+  return caf::delegated<std::string>{};
+}
+
+bool from_peer(manager_actor* self) {
+  auto s = self->current_sender();
+  if (!s)
+    return false;
+  if (s->node() == self->node())
+    return true;
+  auto p = self->state.db->node->peers->find(s->node());
+  return p && !p->hidden;
+}
+
+caf::behavior manager(manager_actor* self, db_context* db) {
+  auto& st = self->state;
+  st.db = db;
+  st.self_name = db->node->cfg.name.str();
+  for (auto& shard : db->schema.shards()) {
+    auto tables = db->schema.tables_of(shard);
+    if (!tables.empty() && tables.front().type == table_type::regular)
+      st.local.emplace(shard, spawn_shard(*db, shard));
+  }
+  st.local.emplace(merge_key, spawn_merge_server(*db));
+  for (auto& [shard, a] : st.local)
+    self->link_to(a);
+  self->set_error_handler([self](caf::error& err) {
+    self->state.db->node->log->warning("db manager: " + describe(err));
+  });
+  publish_peers(self); // a lone core leads its shards at once
+  return {
+    [self](members_atom, const std::vector<member_wire>& members,
+           const std::vector<caf::actor>& agents) {
+      if (self->current_sender() && self->current_sender()->node() == self->node())
+        on_members(self, members, agents);
+    },
+    [self](shards_atom)
+      -> caf::result<std::vector<std::string>, std::vector<caf::actor>> {
+      if (!from_peer(self))
+        return fail("refused: not a cluster member");
+      std::vector<std::string> names;
+      std::vector<caf::actor> actors;
+      for (auto& [shard, a] : self->state.local) {
+        names.push_back(shard);
+        actors.push_back(a);
+      }
+      return {names, actors};
+    },
+    [self](retry_atom, const std::string& id) {
+      auto& st = self->state;
+      auto i = st.retries.find(id);
+      if (i == st.retries.end())
+        return;
+      auto r = std::move(i->second);
+      st.retries.erase(i);
+      submit(self, std::move(r.txn), r.rp, r.attempt);
+    },
+    // -- local API and operator commands (the node agent checks operators) --
+    [self](txn_atom, transaction& txn) -> caf::result<uint64_t> {
+      if (self->current_sender()->node() != self->node())
+        return fail("transactions are submitted on their own node");
+      return transact(self, std::move(txn));
+    },
+    [self](put_atom, std::string& table, std::string& key,
+           std::string& value) -> caf::result<uint64_t> {
+      if (!self->state.db->node->peers->allowed(self->current_sender()))
+        return fail("refused: not authenticated");
+      return write_op(self, op{op::write, std::move(table), std::move(key),
+                               std::move(value)});
+    },
+    [self](erase_atom, std::string& table,
+           std::string& key) -> caf::result<uint64_t> {
+      if (!self->state.db->node->peers->allowed(self->current_sender()))
+        return fail("refused: not authenticated");
+      return write_op(self, op{op::erase, std::move(table), std::move(key), ""});
+    },
+    [self](read_atom, const std::string& table,
+           const std::string& key) -> caf::result<std::string> {
+      if (!self->state.db->node->peers->allowed(self->current_sender()))
+        return fail("refused: not authenticated");
+      return read_key(self, table, key);
+    },
+    [self](load_atom, const std::string& table, const std::string& prefix,
+           uint64_t count, uint32_t concurrency,
+           uint32_t value_size) -> caf::result<std::string> {
+      if (!self->state.db->node->peers->allowed(self->current_sender()))
+        return fail("refused: not authenticated");
+      return start_load(self, table, prefix, count, concurrency, value_size);
+    },
+    [self](rlog_atom, status_atom) -> caf::result<std::string> {
+      if (!self->state.db->node->peers->allowed(self->current_sender()))
+        return fail("refused: not authenticated");
+      return rlog_status(self);
+    },
+    [self](inspect_atom) {
+      auto& st = self->state;
+      return inspect_reply(self, *st.db->node->peers, [&] {
+        return std::to_string(st.local.size() - 1) + " shards, "
+               + std::to_string(st.peers.size()) + " peer databases";
+      });
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_db_manager(db_context& db) {
+  auto a = db.node->sys->spawn(manager, &db);
+  db.node->directory->add(a, "db_manager", "db_manager");
+  return a;
+}
+
+} // namespace starling::actors::db

@@ -1,0 +1,116 @@
+#pragma once
+
+// Every message of the replicated database, defined once. A change bumps
+// db_protocol_version: a replicant only subscribes to cores of its version.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "starling/runtime/db/types.hpp"
+
+namespace starling::runtime::db {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, op& x) {
+  return f(caf::meta::type_name("db_op"), x.kind, x.table, x.key, x.value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transaction& x) {
+  return f(caf::meta::type_name("db_txn"), x.id, x.shard, x.ops);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, committed& x) {
+  return f(caf::meta::type_name("db_committed"), x.seqno, x.txn);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record& x) {
+  return f(caf::meta::type_name("db_record"), x.table, x.key, x.value);
+}
+
+} // namespace starling::runtime::db
+
+namespace starling::actors::db {
+
+inline constexpr uint32_t db_protocol_version = 1;
+
+// -- node agent -> node agent ----------------------------------------------------
+/// (db) -> actor: the peer's db manager.
+using db_atom = caf::atom_constant<caf::atom("db")>;
+
+// -- db manager <-> db manager ------------------------------------------------
+/// (shards) -> (vector<string> names, vector<actor> servers): the shard
+/// actors of the node (servers on cores, replicas on replicants) and, under
+/// the name "$merge", its merge server.
+using shards_atom = caf::atom_constant<caf::atom("shards")>;
+
+// -- anyone -> shard actor ------------------------------------------------------
+/// (txn, transaction) -> uint64 seqno. On a core it goes to the shard's
+/// leader; the caller may retry with the same id (answered, not re-applied).
+using txn_atom = caf::atom_constant<caf::atom("txn")>;
+/// (seqno) -> (string history, uint64 seqno, uint64 subscribers, bool leading)
+using seqno_atom = caf::atom_constant<caf::atom("seqno")>;
+
+// -- replica -> core shard server / agent ---------------------------------------
+/// (subscribe, uint32 version, string node, bool is_core, uint64 epoch,
+///  string history, uint64 seqno, string last_txn_id, actor replica)
+///   -> (bool resume, string history, uint64 core_seqno, actor agent)
+/// On resume the agent first streams (seqno, core_seqno].
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
+/// (batch, uint64 epoch, bool from_start, record after) -> vector<record>
+/// (empty: the copy is complete)
+using batch_atom = caf::atom_constant<caf::atom("batch")>;
+/// (ack, uint64 epoch, uint64 seqno): cumulative acknowledgement.
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+
+// -- core agent -> replica --------------------------------------------------------
+/// (live, uint64 epoch, committed)
+using live_atom = caf::atom_constant<caf::atom("live")>;
+/// (cut, uint64 epoch, string reason): the agent gave up on us; resubscribe.
+using cut_atom = caf::atom_constant<caf::atom("cut")>;
+
+// -- merge server <-> merge server ----------------------------------------------
+/// (merge, string owner, string table, vector<op> ops): owner's changes
+/// (write/erase of its own records).
+using merge_atom = caf::atom_constant<caf::atom("merge")>;
+/// (msync, string owner, string table, vector<record> all): every record
+/// owner has in table (replaces what we hold of it).
+using msync_atom = caf::atom_constant<caf::atom("msync")>;
+
+// -- inside a node ---------------------------------------------------------------
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using push_atom = caf::atom_constant<caf::atom("push")>;
+using acked_atom = caf::atom_constant<caf::atom("acked")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using rlog_atom = caf::atom_constant<caf::atom("rlog")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using erase_atom = caf::atom_constant<caf::atom("erase")>;
+
+/// A running peer as a shard actor sees it.
+struct shard_peer {
+  std::string name;
+  bool core = true;
+  int64_t started_at_ms = 0;
+  caf::actor shard; ///< its actor for this shard (server or replica)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, shard_peer& x) {
+  return f(caf::meta::type_name("db_shard_peer"), x.name, x.core,
+           x.started_at_ms, x.shard);
+}
+
+void register_db_wire_types(caf::actor_system_config& cfg);
+
+} // namespace starling::actors::db
