@@ -6,9 +6,11 @@ with a deadline, never a fixed sleep."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -55,8 +57,14 @@ def parse_list(text):
 
 class Node:
     def __init__(self, short, cookie=COOKIE, tick_ms=1000, port=None,
-                 extra=(), env=None, wait=True, mqtt=False, mqtt_env=None):
+                 extra=(), env=None, wait=True, mqtt=False, mqtt_env=None,
+                 data_dir=None):
         self.short = short
+        # Each node keeps its SQLite file in its own directory, removed at
+        # stop, unless the test passes one (to restart a node on its data).
+        self.own_data_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix=f"starling-{short}-")
+        env = {**(env or os.environ), "STARLING_NODE__DATA_DIR": self.data_dir}
         self.name = f"{short}@127.0.0.1"
         self.port = port or free_port()
         self.target = f"{self.name}:{self.port}"
@@ -147,6 +155,8 @@ class Node:
         self.reader.join(5)
         if not self.reader.is_alive():
             self.proc.stderr.close()
+        if self.own_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 class ClusterTest(unittest.TestCase):

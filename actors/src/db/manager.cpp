@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 
 #include <caf/all.hpp>
@@ -37,7 +38,7 @@ struct manager_state {
   uint64_t txn_counter = 0;
   struct retry {
     transaction txn;
-    caf::response_promise rp;
+    std::function<void(caf::expected<uint64_t>)> done;
     uint32_t attempt;
   };
   std::map<std::string, retry> retries; ///< txn id -> what to send again
@@ -123,40 +124,53 @@ void on_members(manager_actor* self, const std::vector<member_wire>& members,
 
 // -- transactions with retries ------------------------------------------------
 
+using txn_callback = std::function<void(caf::expected<uint64_t>)>;
+
 /// Sends `txn` to the local shard actor, which commits it (leader), passes
 /// it to the sequencer or, on a replicant, to a core. A lost answer (the
 /// sequencer or the core died) is retried with the same id, so a
 /// transaction that was committed after all is answered, not applied twice.
-void submit(manager_actor* self, transaction txn, caf::response_promise rp,
+void submit(manager_actor* self, transaction txn, txn_callback done,
             uint32_t attempt) {
   auto& st = self->state;
   auto target = st.local.at(txn.shard);
   auto timeout = std::chrono::milliseconds(st.db->settings.request_timeout_ms);
   self->request(target, timeout, txn_atom::value, txn)
-    .then([rp](uint64_t seqno) mutable { rp.deliver(seqno); },
-          [=](caf::error& err) mutable {
+    .then([done](uint64_t seqno) { done(seqno); },
+          [=](caf::error& err) {
             auto& st = self->state;
             if (attempt >= st.db->settings.write_retries) {
-              rp.deliver(fail("transaction " + txn.id + " failed after "
-                              + std::to_string(attempt + 1)
-                              + " attempts: " + describe(err)));
+              done(fail("transaction " + txn.id + " failed after "
+                        + std::to_string(attempt + 1)
+                        + " attempts: " + describe(err)));
               return;
             }
             auto delay = std::chrono::milliseconds(200 * (attempt + 1));
-            auto id = txn.id;
-            st.retries[id] = {txn, rp, attempt + 1};
-            self->delayed_send(self, delay, retry_atom::value, id);
+            st.retries[txn.id] = {txn, done, attempt + 1};
+            self->delayed_send(self, delay, retry_atom::value, txn.id);
           });
+}
+
+std::string next_txn_id(manager_actor* self) {
+  auto& st = self->state;
+  return st.self_name + "#" + std::to_string(st.db->node->started_at_ms) + "#"
+         + std::to_string(++st.txn_counter);
 }
 
 caf::result<uint64_t> transact(manager_actor* self, transaction txn) {
   auto& st = self->state;
   if (auto why = st.db->schema.check(txn))
     return fail(*why);
-  txn.id = st.self_name + "#" + std::to_string(st.db->node->started_at_ms)
-           + "#" + std::to_string(++st.txn_counter);
+  txn.id = next_txn_id(self);
   auto rp = self->make_response_promise();
-  submit(self, std::move(txn), rp, 0);
+  submit(self, std::move(txn),
+         [rp](caf::expected<uint64_t> r) mutable {
+           if (r)
+             rp.deliver(*r);
+           else
+             rp.deliver(r.error());
+         },
+         0);
   return caf::delegated<uint64_t>{};
 }
 
@@ -207,37 +221,29 @@ void load_next(manager_actor* self, std::shared_ptr<load_run> run) {
     return;
   auto i = run->next++;
   transaction txn;
-  auto spec = self->state.db->schema.find(run->table);
-  txn.shard = spec->shard;
+  txn.shard = self->state.db->schema.find(run->table)->shard;
   txn.ops.push_back(
     {op::write, run->table, run->prefix + std::to_string(i), run->value});
-  auto& st = self->state;
-  txn.id = st.self_name + "#" + std::to_string(st.db->node->started_at_ms)
-           + "#" + std::to_string(++st.txn_counter);
+  txn.id = next_txn_id(self);
   auto t0 = std::chrono::steady_clock::now();
-  self->request(st.local.at(txn.shard),
-                std::chrono::milliseconds(st.db->settings.request_timeout_ms),
-                txn_atom::value, txn)
-    .then(
-      [=](uint64_t) {
-        run->latencies_us.push_back(
-          std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - t0)
-            .count());
-        if (++run->done == run->count)
-          load_finish(run);
-        else
-          load_next(self, run);
-      },
-      [=](caf::error& err) {
-        ++run->errors;
-        if (run->first_error.empty())
-          run->first_error = describe(err);
-        if (++run->done == run->count)
-          load_finish(run);
-        else
-          load_next(self, run);
-      });
+  submit(self, std::move(txn),
+         [=](caf::expected<uint64_t> r) {
+           if (r) {
+             run->latencies_us.push_back(
+               std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now() - t0)
+                 .count());
+           } else {
+             ++run->errors;
+             if (run->first_error.empty())
+               run->first_error = describe(r.error());
+           }
+           if (++run->done == run->count)
+             load_finish(run);
+           else
+             load_next(self, run);
+         },
+         0);
 }
 
 caf::result<std::string> start_load(manager_actor* self,
@@ -412,7 +418,7 @@ caf::behavior manager(manager_actor* self, db_context* db) {
         return;
       auto r = std::move(i->second);
       st.retries.erase(i);
-      submit(self, std::move(r.txn), r.rp, r.attempt);
+      submit(self, std::move(r.txn), std::move(r.done), r.attempt);
     },
     // -- local API and operator commands (the node agent checks operators) --
     [self](txn_atom, transaction& txn) -> caf::result<uint64_t> {

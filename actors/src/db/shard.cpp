@@ -24,8 +24,8 @@ using namespace runtime::db;
 
 constexpr auto reconnect_delay = std::chrono::milliseconds(300);
 constexpr auto subscribe_timeout = std::chrono::seconds(5);
-/// A replicant acknowledges every this many transactions (and whenever it
-/// has caught up), so its agent's window keeps moving.
+/// A replicant acknowledges every this many transactions, so its agent's
+/// window (rlog window, far larger) keeps moving.
 constexpr uint64_t replicant_ack_every = 32;
 
 struct agent_entry {
@@ -100,7 +100,8 @@ void on_applied(shard_actor* self, const committed& c) {
   auto& st = self->state;
   if (!st.core)
     return;
-  st.log->append(c);
+  if (st.log->last_seqno() < c.seqno) // the sequencer logged it already
+    st.log->append(c);
   persist(self, c);
   for (auto& [node, a] : st.agents)
     self->send(a.handle, push_atom::value, c);
@@ -529,9 +530,13 @@ on_subscribe(shard_actor* self, uint32_t version, const std::string& node,
   drop_subscriber(self, node);
   auto reply = decide_subscription(*st.store, st.fsm->history(), *st.log,
                                    history, seqno, last_id);
-  if (reply.resume && reply.entries.size() > st.db->settings.agent_queue_limit)
-    reply = decide_subscription(*st.store, st.fsm->history(), *st.log,
-                                "-", 1); // too far behind: bootstrap
+  // Replaying more transactions than the agent may queue costs more than a
+  // bootstrap; so does replaying into an empty replica (every record was
+  // written at least once, so there are never fewer entries than records).
+  if (reply.resume
+      && (reply.entries.size() > st.db->settings.agent_queue_limit
+          || (seqno == 0 && !reply.entries.empty())))
+    reply = decide_subscription(*st.store, st.fsm->history(), *st.log, "-", 1);
   if (!reply.resume)
     reply.entries.clear();
   auto gauge = std::make_shared<agent_gauge>();
@@ -562,8 +567,10 @@ void on_live(shard_actor* self, uint64_t epoch, const committed& c,
   if (epoch != st.fsm->epoch() || !st.upstream_agent)
     return;
   ++st.unacked;
-  if (st.core || st.unacked >= replicant_ack_every
-      || c.seqno >= st.upstream_seqno) {
+  // A replicant acknowledges in batches: acknowledgements only move its
+  // agent's window, and one per transaction would cost the core as much
+  // as the transaction itself.
+  if (st.core || st.unacked >= replicant_ack_every) {
     self->send(st.upstream_agent, ack_atom::value, epoch, c.seqno);
     st.unacked = 0;
   }

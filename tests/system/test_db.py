@@ -1,0 +1,189 @@
+"""The replicated database with real processes: 3 cores and 2 replicants
+found through cluster.static.seeds, writes from every node, a killed
+sequencer/upstream under load, a restarted core recovering from SQLite,
+merge tables cleaned when their owner dies. Contents are compared through
+the per-shard checksum and seqno that `ctl rlog status --json` prints."""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import shutil
+
+from harness import BIN, ClusterTest, free_port, run, wait_until
+
+SHARD = "kv_shard"
+
+
+def rlog(node):
+    r = node.ctl("rlog", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def shard(node, name=SHARD):
+    for s in rlog(node)["shards"]:
+        if s["shard"] == name:
+            return s
+    raise AssertionError(f"{node.name} has no shard {name}")
+
+
+class DbCluster(ClusterTest):
+    """Starts cores c1..cN and replicants r1..rM with static seeds."""
+
+    def start_cluster(self, cores=3, replicants=2):
+        self.data_dirs = {}
+        self.ports = {f"c{i}": free_port() for i in range(1, cores + 1)}
+        seeds = ",".join(f"{n}@127.0.0.1:{p}" for n, p in self.ports.items())
+        self.seed_env = {"STARLING_CLUSTER__STATIC__SEEDS": seeds}
+        self.cores = [self.start_core(n) for n in self.ports]
+        self.replicants = [
+            self.node(f"r{i}", extra=("-role", "replicant"),
+                      env={**self.base_env(), **self.seed_env})
+            for i in range(1, replicants + 1)]
+        everyone = self.cores + self.replicants
+        names = sorted(n.name for n in everyone)
+        for n in everyone:
+            wait_until(lambda: n.cluster_status()["running_nodes"] == names or None,
+                       20, f"{n.name} to run with {names}")
+        for n in everyone:
+            self.wait_normal(n)
+        return everyone
+
+    def base_env(self):
+        return dict(os.environ)
+
+    def start_core(self, short):
+        """Starts (or restarts) core `short` on its own data directory,
+        which outlives the process."""
+        if short not in self.data_dirs:
+            self.data_dirs[short] = tempfile.mkdtemp(prefix=f"starling-{short}-")
+            self.addCleanup(shutil.rmtree, self.data_dirs[short], True)
+        return self.node(short, port=self.ports[short],
+                         data_dir=self.data_dirs[short],
+                         env={**self.base_env(), **self.seed_env})
+
+    def wait_normal(self, node, shard_name=SHARD, timeout=20):
+        return wait_until(
+            lambda: (lambda s: s if s["state"] == "normal" else None)(
+                shard(node, shard_name)),
+            timeout, f"{node.name} {shard_name} in normal")
+
+    def wait_converged(self, nodes, records, timeout=30):
+        """Every node has the same seqno and checksum and `records` records."""
+        def same():
+            states = [shard(n) for n in nodes]
+            views = {(s["seqno"], s["checksum"], s["records"]) for s in states}
+            if len(views) == 1 and states[0]["records"] == records:
+                return states[0]
+            return None
+        return wait_until(same, timeout, f"{[n.name for n in nodes]} to converge "
+                                         f"on {records} records")
+
+    def load(self, node, count, prefix, concurrency=4):
+        """Starts `db load` inside node; returns the running ctl process."""
+        return subprocess.Popen(
+            [BIN, "ctl", "-node", node.target, "-cookie", node.cookie,
+             "-timeout", "120", "db", "load", "kv", str(count), "--prefix",
+             prefix, "--concurrency", str(concurrency)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(self, proc):
+        out, err = proc.communicate(timeout=150)
+        self.assertEqual(proc.returncode, 0, err)
+        result = json.loads(out)
+        self.assertEqual(result["errors"], 0, result)
+        return result
+
+
+class ReplicationTest(DbCluster):
+
+    def test_writes_from_every_node_give_identical_contents(self):
+        nodes = self.start_cluster()
+        loads = [self.load(n, 300, f"{n.short}-") for n in nodes]
+        for p in loads:
+            self.finish(p)
+        state = self.wait_converged(nodes, 5 * 300)
+        # One history and one numbering on all five: 1500 transactions.
+        self.assertEqual(state["seqno"], 1500)
+        self.assertEqual(len({shard(n)["history"] for n in nodes}), 1)
+        # A write forwarded by a replicant is readable on every node.
+        self.assertOk(self.replicants[0].ctl("db", "put", "kv", "from-r1", "v1"),
+                      "ok (seqno 1501)")
+        for n in nodes:
+            wait_until(lambda: n.ctl("db", "get", "kv", "from-r1").stdout.strip() == "v1"
+                       or None, 10, f"{n.name} to read from-r1")
+
+    def test_killed_upstream_under_load_resumes_on_another_core(self):
+        nodes = self.start_cluster()
+        r1 = self.replicants[0]
+        before = shard(r1)
+        upstream = before["upstream"]
+        victim = next(c for c in self.cores if c.name == upstream)
+        survivors = [n for n in nodes if n is not victim]
+        writers = [n for n in survivors if n is not r1][:2] + [r1]
+        loads = [self.load(n, 1500, f"{n.short}-") for n in writers]
+        # Kill while the writes are flowing.
+        wait_until(lambda: shard(r1)["seqno"] > 500 or None, 30, "writes to flow")
+        victim.signal(signal.SIGKILL)
+        for p in loads:
+            self.finish(p)
+        after = self.wait_normal(r1)
+        self.assertNotEqual(after["upstream"], upstream)
+        # Every write exactly once on every survivor.
+        state = self.wait_converged(survivors, 3 * 1500)
+        self.assertGreaterEqual(state["seqno"], 3 * 1500)
+        after = shard(r1)
+        self.assertEqual(after["bootstraps"], before["bootstraps"],
+                         "the replicant re-bootstrapped instead of resuming")
+        self.assertGreater(after["resumes"], before["resumes"])
+
+    def test_restarted_core_recovers_disc_tables_from_sqlite(self):
+        nodes = self.start_cluster(cores=2, replicants=0)
+        c1, c2 = self.cores
+        self.finish(self.load(c1, 500, "x-"))
+        self.wait_converged(nodes, 500)
+        c2.signal(signal.SIGKILL)
+        c2.proc.wait(10)
+        self.finish(self.load(c1, 200, "y-"))  # written while c2 is down
+        c2b = self.start_core("c2")
+        c2b.wait_log(r"recovered shard kv_shard from .*: seqno 500, 500 records", 5)
+        state = self.wait_converged([c1, c2b], 700)
+        self.assertEqual(state["seqno"], 700)
+        s = shard(c2b)
+        self.assertEqual(s["bootstraps"], 0, "caught up by resuming, not bootstrap")
+        self.assertGreaterEqual(s["resumes"], 1)
+
+    def test_merge_records_are_local_writes_cleaned_when_the_owner_dies(self):
+        nodes = self.start_cluster(cores=2, replicants=1)
+        c1, c2 = self.cores
+        r1 = self.replicants[0]
+        for n in nodes:
+            self.assertOk(n.ctl("db", "put", "routes", "t/#", n.short))
+        want = sorted(f"{n.name}={n.short}" for n in nodes)
+        for n in nodes:
+            wait_until(lambda: sorted(n.ctl("db", "get", "routes", "t/#").stdout.split())
+                       == want or None, 10, f"{n.name} to see every owner")
+        r1.signal(signal.SIGKILL)
+        gone = sorted(f"{n.name}={n.short}" for n in (c1, c2))
+        for n in (c1, c2):
+            wait_until(lambda: sorted(n.ctl("db", "get", "routes", "t/#").stdout.split())
+                       == gone or None, 10, f"{n.name} to drop r1's record")
+
+    def test_bad_requests_get_clear_errors(self):
+        c1 = self.node("c1")
+        self.assertFails(c1.ctl("db", "put", "nosuch", "k", "v"), "unknown table 'nosuch'")
+        self.assertFails(c1.ctl("db", "get", "kv", "missing"), "no record for key 'missing'")
+        self.assertFails(c1.ctl("db", "load", "kv", "many"), "COUNT must be a number", code=2)
+        self.assertFails(c1.ctl("db", "load", "routes", "10"), "not a regular table")
+        self.assertFails(c1.ctl("rlog", "stat"), "unknown command", code=2)
+        r = self.node("r1", extra=("-role", "replicant"))
+        self.assertFails(r.ctl("cluster", "join", c1.target), "refused on a replicant")
+        # A replicant with no core forwards nothing and says so.
+        self.assertFails(r.ctl("db", "put", "kv", "k", "v"), "no core is reachable")
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
