@@ -3,6 +3,7 @@ real CLI (ctl, remsh). Every process is started here, tracked by PID and
 stopped by PID. Waiting is on events (a log line, a condition becoming true)
 with a deadline, never a fixed sleep."""
 
+import atexit
 import json
 import os
 import re
@@ -22,6 +23,11 @@ BIN = os.environ.get("STARLING_BIN", "starling")
 # one, so nodes never collide on the default 1883 (or with a broker the
 # developer runs).
 os.environ.setdefault("STARLING_MQTT__LISTENER__TCP", "127.0.0.1:0")
+# Nodes started without the Node class (some CLI tests) keep their SQLite
+# files here instead of ./data; removed when the test process ends.
+_SESSION_DATA = tempfile.mkdtemp(prefix="starling-tests-")
+atexit.register(shutil.rmtree, _SESSION_DATA, True)
+os.environ.setdefault("STARLING_NODE__DATA_DIR", _SESSION_DATA)
 PROBE = os.environ.get("STARLING_PROBE", "starling-basp-probe")
 COOKIE = "s3cret"
 

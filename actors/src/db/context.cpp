@@ -25,7 +25,8 @@ std::string open_db(db_context& db, node_context& node) {
   if (!err.empty())
     return err;
   for (auto& [shard, r] : db.recovered)
-    node.log->info("recovered shard " + shard + " from " + path.string()
+    if (r.seqno > 0 || !r.records.empty())
+      node.log->info("recovered shard " + shard + " from " + path.string()
                    + ": seqno " + std::to_string(r.seqno) + ", "
                    + std::to_string(r.records.size()) + " records");
   return "";

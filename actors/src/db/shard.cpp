@@ -49,6 +49,7 @@ struct shard_state {
   std::string leader;
   bool leading = false;
   bool syncing = false;
+  bool took_over = false; ///< leading after another core did
   uint64_t sync_target = 0;
   std::multimap<uint64_t, caf::response_promise> callers;
   std::vector<std::pair<transaction, caf::response_promise>> stash;
@@ -335,8 +336,9 @@ void finish_sync(shard_actor* self) {
   st.upstream_agent = nullptr;
   st.upstream = nullptr;
   st.fsm->on_upstream_lost(st.fsm->upstream());
-  st.db->node->log->info("shard " + st.shard + ": sequencer on this node at "
-                         "seqno " + std::to_string(st.store->seqno()));
+  if (st.took_over) // a lone node leading its shards at start is no news
+    st.db->node->log->info("shard " + st.shard + ": sequencer on this node "
+                           "at seqno " + std::to_string(st.store->seqno()));
   drain_stash(self);
 }
 
@@ -444,6 +446,7 @@ void on_peers(shard_actor* self, std::vector<shard_peer>& list) {
   if (st.core) {
     auto leader = oldest_core(self);
     if (leader != st.leader) {
+      st.took_over = !st.leader.empty();
       st.leader = leader;
       if (leader == st.self_name) {
         become_leader(self);
