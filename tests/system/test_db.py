@@ -12,6 +12,7 @@ import tempfile
 import shutil
 
 from harness import BIN, ClusterTest, free_port, run, wait_until
+from mqtt_client import Client
 
 SHARD = "kv_shard"
 
@@ -39,7 +40,7 @@ class DbCluster(ClusterTest):
         self.seed_env = {"STARLING_CLUSTER__STATIC__SEEDS": seeds}
         self.cores = [self.start_core(n) for n in self.ports]
         self.replicants = [
-            self.node(f"r{i}", extra=("-role", "replicant"),
+            self.node(f"r{i}", extra=("-role", "replicant"), mqtt=True,
                       env={**self.base_env(), **self.seed_env})
             for i in range(1, replicants + 1)]
         everyone = self.cores + self.replicants
@@ -105,6 +106,12 @@ class ReplicationTest(DbCluster):
         for p in loads:
             self.finish(p)
         state = self.wait_converged(nodes, 5 * 300)
+        # The database's actors are listed like every other actor.
+        core_actors = self.cores[0].eval("actors()").stdout
+        for name in ("db_manager", "shard_server:kv_shard", "merge_server",
+                     "agent:kv_shard:"):
+            self.assertIn(name, core_actors)
+        self.assertIn("replica:kv_shard", self.replicants[0].eval("actors()").stdout)
         # One history and one numbering on all five: 1500 transactions.
         self.assertEqual(state["seqno"], 1500)
         self.assertEqual(len({shard(n)["history"] for n in nodes}), 1)
@@ -122,6 +129,10 @@ class ReplicationTest(DbCluster):
         upstream = before["upstream"]
         victim = next(c for c in self.cores if c.name == upstream)
         survivors = [n for n in nodes if n is not victim]
+        # An MQTT client of the replicant must not notice the failover.
+        sub = Client(r1.mqtt_port, client_id="watcher")
+        self.addCleanup(sub.disconnect)
+        sub.subscribe("alive/#", qos=1)
         writers = [n for n in survivors if n is not r1][:2] + [r1]
         loads = [self.load(n, 1500, f"{n.short}-") for n in writers]
         # Kill while the writes are flowing.
@@ -138,6 +149,9 @@ class ReplicationTest(DbCluster):
         self.assertEqual(after["bootstraps"], before["bootstraps"],
                          "the replicant re-bootstrapped instead of resuming")
         self.assertGreater(after["resumes"], before["resumes"])
+        self.assertTrue(sub.disconnects.empty(), "the MQTT client was dropped")
+        sub.publish("alive/1", "still here", qos=1)
+        self.assertEqual(sub.expect().payload, b"still here")
 
     def test_restarted_core_recovers_disc_tables_from_sqlite(self):
         nodes = self.start_cluster(cores=2, replicants=0)
