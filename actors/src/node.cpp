@@ -42,6 +42,8 @@ void configure_distribution(caf::actor_system_config& sys_cfg,
   sys_cfg.set("middleman.app-identifiers",
               std::vector<std::string>{"starling"});
   sys_cfg.set("logger.console", caf::atom("none"));
+  if (cfg.text("node.scheduler") == "sharing")
+    sys_cfg.set("scheduler.policy", caf::atom("sharing"));
 }
 
 } // namespace

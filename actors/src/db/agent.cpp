@@ -16,6 +16,9 @@ namespace {
 
 using runtime::db::committed;
 
+/// Transactions per live message at most.
+constexpr size_t max_batch = 64;
+
 struct agent_state {
   db_context* db = nullptr;
   caf::actor server;
@@ -44,12 +47,18 @@ void update_gauge(agent_state& st) {
 void flush(agent_actor* self) {
   auto& st = self->state;
   auto window = st.db->settings.agent_window;
+  // What queued up while the previous message was out travels as one
+  // message: under load the per-message cost is paid once per batch.
   while (st.started && !st.queue.empty() && st.last_sent - st.last_acked < window) {
-    auto& c = st.queue.front();
-    st.last_sent = c.seqno;
-    self->send(st.subscriber, live_atom::value, st.epoch, std::move(c),
+    std::vector<committed> batch;
+    while (!st.queue.empty() && batch.size() < max_batch
+           && st.last_sent - st.last_acked < window) {
+      st.last_sent = st.queue.front().seqno;
+      batch.push_back(std::move(st.queue.front()));
+      st.queue.pop_front();
+    }
+    self->send(st.subscriber, live_atom::value, st.epoch, std::move(batch),
                st.latest);
-    st.queue.pop_front();
   }
   update_gauge(st);
 }

@@ -559,22 +559,27 @@ on_subscribe(shard_actor* self, uint32_t version, const std::string& node,
 
 // -- the live stream (following a core) -------------------------------------------
 
-void on_live(shard_actor* self, uint64_t epoch, const committed& c,
-             uint64_t latest) {
+void on_live(shard_actor* self, uint64_t epoch,
+             const std::vector<committed>& batch, uint64_t latest) {
   auto& st = self->state;
   if (self->current_sender()
       != caf::actor_cast<caf::strong_actor_ptr>(st.upstream_agent))
     return; // a stale agent of an earlier subscription
   st.upstream_seqno = std::max(st.upstream_seqno, latest);
-  run(self, st.fsm->on_live(epoch, c));
-  if (epoch != st.fsm->epoch() || !st.upstream_agent)
+  for (auto& c : batch) {
+    run(self, st.fsm->on_live(epoch, c));
+    if (epoch != st.fsm->epoch() || !st.upstream_agent)
+      return; // resubscribed: the rest of the batch is stale
+  }
+  if (batch.empty())
     return;
-  ++st.unacked;
+  st.unacked += batch.size();
   // A replicant acknowledges in batches: acknowledgements only move its
   // agent's window, and one per transaction would cost the core as much
-  // as the transaction itself.
+  // as the transaction itself. A following core acknowledges every
+  // message: the sequencer's callers wait for it.
   if (st.core || st.unacked >= replicant_ack_every) {
-    self->send(st.upstream_agent, ack_atom::value, epoch, c.seqno);
+    self->send(st.upstream_agent, ack_atom::value, epoch, batch.back().seqno);
     st.unacked = 0;
   }
 }
@@ -720,8 +725,9 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
         from = after;
       return st.store->batch_after(from, st.db->settings.batch_size);
     },
-    [self](live_atom, uint64_t epoch, const committed& c, uint64_t latest) {
-      on_live(self, epoch, c, latest);
+    [self](live_atom, uint64_t epoch, const std::vector<committed>& batch,
+           uint64_t latest) {
+      on_live(self, epoch, batch, latest);
     },
     [self](cut_atom, uint64_t epoch, const std::string& why) {
       auto& st = self->state;

@@ -8,6 +8,7 @@ void register_db_wire_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<op>>("starling.db.ops");
   cfg.add_message_type<transaction>("starling.db.txn");
   cfg.add_message_type<committed>("starling.db.committed");
+  cfg.add_message_type<std::vector<committed>>("starling.db.committeds");
   cfg.add_message_type<record>("starling.db.record");
   cfg.add_message_type<std::vector<record>>("starling.db.records");
   cfg.add_message_type<shard_peer>("starling.db.shard_peer");

@@ -72,7 +72,8 @@ using batch_atom = caf::atom_constant<caf::atom("batch")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 
 // -- core agent -> replica --------------------------------------------------------
-/// (live, uint64 epoch, committed)
+/// (live, uint64 epoch, vector<committed> in seqno order, uint64 latest:
+/// the newest seqno the core has)
 using live_atom = caf::atom_constant<caf::atom("live")>;
 /// (cut, uint64 epoch, string reason): the agent gave up on us; resubscribe.
 using cut_atom = caf::atom_constant<caf::atom("cut")>;
