@@ -77,6 +77,11 @@ int run_node(const runtime::node_config& cfg) {
   ctx.rnd = runtime::system_random();
   ctx.started_at_ms = wall_clock_ms();
 
+  if (cfg.role == runtime::node_role::replicant
+      && cfg.text("cluster.static.seeds").empty())
+    log.warning("this replicant has no cluster.static.seeds: it finds no core "
+                "to replicate from (cluster join is refused on replicants); "
+                "set STARLING_CLUSTER__STATIC__SEEDS");
   // Opened before CAF starts: a bad data directory stops the node at once.
   db::db_context db_ctx;
   if (auto err = db::open_db(db_ctx, ctx); !err.empty()) {

@@ -198,6 +198,31 @@ class ReplicationTest(DbCluster):
         self.assertFails(r.ctl("db", "put", "kv", "k", "v"), "no core is reachable")
 
 
+class BackpressureTest(DbCluster):
+
+    def test_a_replicant_too_far_behind_is_cut_and_catches_up(self):
+        # A long tick so the frozen replicant is not declared down: its agent
+        # must cut it for falling behind, not for dying.
+        import os
+        env = {**os.environ, "STARLING_RLOG__AGENT_QUEUE_LIMIT": "16"}
+        core = self.node("c1", tick_ms=20000, env=env)
+        r1 = self.node("r1", tick_ms=20000, extra=("-role", "replicant"),
+                       env={**env, "STARLING_CLUSTER__STATIC__SEEDS": core.target})
+        self.wait_normal(r1)
+        r1.signal(signal.SIGSTOP)
+        try:
+            # 1000 in flight (the window) + 16 queued, then the cut.
+            self.finish(self.load(core, 1500, "p-", concurrency=16))
+            core.wait_log(r"cutting off r1@127.0.0.1 from shard kv_shard: 17 "
+                          r"transactions queued \(rlog.agent_queue_limit\)", 10)
+            agents = {a["node"]: a for a in shard(core)["agents"]}
+            self.assertNotIn("r1@127.0.0.1", agents, "the agent was not stopped")
+        finally:
+            r1.signal(signal.SIGCONT)
+        self.wait_converged([core, r1], 1500)
+        r1.wait_log(r"cut off by c1@127.0.0.1", 5)
+
+
 if __name__ == "__main__":
     import unittest
     unittest.main()
