@@ -45,6 +45,36 @@ logger logger::to_stderr(std::string node, log_level min_level) {
   });
 }
 
+std::string log_safe(const std::string& text) {
+  // Client ids, topics and peer names reach the log; a line stays one line
+  // of valid UTF-8 whatever bytes they hold (no forged lines, no broken
+  // log readers): control bytes and invalid UTF-8 become \xNN.
+  std::string out;
+  out.reserve(text.size());
+  auto escape = [&](unsigned char c) {
+    static const char* hex = "0123456789abcdef";
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  };
+  for (size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
+               : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 2;
+    if (!ok || (len == 1 && (c < 0x20 || c == 0x7f))) {
+      escape(c);
+      ++i;
+      continue;
+    }
+    out.append(text, i, len);
+    i += len;
+  }
+  return out;
+}
+
 void logger::log(log_level level, const std::string& text) {
   if (level < min_level_)
     return;
@@ -53,7 +83,7 @@ void logger::log(log_level level, const std::string& text) {
                .count();
   std::lock_guard<std::mutex> guard(mtx_);
   sink_(format_timestamp(now) + " [" + level_name(level) + "] " + node_ + " "
-        + text);
+        + log_safe(text));
 }
 
 void logger::set_node(std::string node) {

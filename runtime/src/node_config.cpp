@@ -30,7 +30,7 @@ const std::vector<config_key>& config_schema() {
     {"node.tick_ms", "2000",
      "heartbeat period: a silent peer is declared down after this long",
      k::unsigned_int, 400, 600000},
-    {"node.scheduler", "stealing",
+    {"node.scheduler", "sharing",
      "CAF scheduler: stealing (work stealing, idle workers poll) or sharing "
      "(one shared queue, idle workers sleep until woken)",
      k::choice, 0, 0, {"stealing", "sharing"}},

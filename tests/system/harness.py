@@ -88,7 +88,8 @@ class Node:
                 str(self.port), "-tick_ms", str(tick_ms), *extra]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, env=env)
+                                     stderr=subprocess.PIPE, text=True,
+                                     errors="backslashreplace", env=env)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         if wait:
@@ -178,6 +179,8 @@ class ClusterTest(unittest.TestCase):
     def node(self, short, **kw):
         n = Node(short, **kw)
         self.started.append(n)
+        # Also stopped when setUp fails half-way (tearDown does not run then).
+        self.addCleanup(n.stop)
         return n
 
     def assertOk(self, result, contains=None):

@@ -6,6 +6,11 @@
 
 namespace starling::runtime {
 
+/// `text` with control bytes and invalid UTF-8 written as \xNN, so a log
+/// line stays one line of valid UTF-8.
+std::string log_safe(const std::string& text);
+
+
 enum class log_level { debug, info, warning, error };
 
 /// A line logger: `2026-11-22T04:30:00.123Z [info] core1@127.0.0.1 text`.
