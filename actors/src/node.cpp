@@ -133,6 +133,7 @@ int run_node(const runtime::node_config& cfg) {
     caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   directory.clear();
   db_ctx.manager = nullptr;
+  db_ctx.merge_server = nullptr;
   return rc;
 }
 

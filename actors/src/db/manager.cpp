@@ -387,6 +387,7 @@ caf::behavior manager(manager_actor* self, db_context* db) {
       st.local.emplace(shard, spawn_shard(*db, shard));
   }
   st.local.emplace(merge_key, spawn_merge_server(*db));
+  db->merge_server = st.local.at(merge_key);
   for (auto& [shard, a] : st.local)
     self->link_to(a);
   self->set_error_handler([self](caf::error& err) {

@@ -1,5 +1,6 @@
 #include "starling/actors/db/merge_server.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <caf/all.hpp>
@@ -24,6 +25,7 @@ struct merge_state {
   std::string self_name;
   std::map<std::string, merge_table> tables;
   std::map<std::string, caf::actor> peers; ///< running node -> merge server
+  std::map<std::string, std::vector<caf::actor>> watchers; ///< by table
   static inline const char* name = "merge_server";
 };
 
@@ -48,6 +50,17 @@ std::optional<std::string> sending_node(merge_actor* self) {
 merge_table* table(merge_actor* self, const std::string& name) {
   auto i = self->state.tables.find(name);
   return i == self->state.tables.end() ? nullptr : &i->second;
+}
+
+/// Tells the local watchers of `name` that owner's record for key came or
+/// went (only other nodes' records: a node knows its own).
+void notify(merge_actor* self, const std::string& name, const std::string& owner,
+            const std::string& key, bool present) {
+  auto i = self->state.watchers.find(name);
+  if (i == self->state.watchers.end())
+    return;
+  for (auto& w : i->second)
+    self->send(w, mchange_atom::value, name, owner, key, present);
 }
 
 void broadcast(merge_actor* self, const std::string& name,
@@ -75,8 +88,11 @@ void on_peers(merge_actor* self, const std::vector<shard_peer>& list) {
   for (auto& [node, server] : st.peers)
     if (!now.count(node)) {
       size_t dropped = 0;
-      for (auto& [name, t] : st.tables)
+      for (auto& [name, t] : st.tables) {
+        for (auto& [key, value] : t.owned_by(node))
+          notify(self, name, node, key, false);
         dropped += t.drop_owner(node);
+      }
       if (dropped > 0)
         st.db->node->log->info("merge tables: dropped " + std::to_string(dropped)
                                + " records of " + node + " (down)");
@@ -107,6 +123,12 @@ caf::behavior merge_server(merge_actor* self, db_context* db) {
       st.tables.emplace(t.name, merge_table{t.name});
   self->set_error_handler([self](caf::error& err) {
     self->state.db->node->log->warning("merge server: " + describe(err));
+  });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    for (auto& [name, list] : self->state.watchers)
+      list.erase(std::remove_if(list.begin(), list.end(),
+                                [&](auto& w) { return w.address() == dm.source; }),
+                 list.end());
   });
   return {
     [self](peers_atom, const std::vector<shard_peer>& list) {
@@ -143,10 +165,10 @@ caf::behavior merge_server(merge_actor* self, db_context* db) {
       if (!from || *from != owner || !t)
         return; // a node only writes its own records
       for (auto& o : ops) {
-        if (o.kind == op::write)
-          t->put(o.key, owner, o.value);
-        else if (o.kind == op::erase)
-          t->erase(o.key, owner);
+        if (o.kind == op::write && t->put(o.key, owner, o.value))
+          notify(self, name, owner, o.key, true);
+        else if (o.kind == op::erase && t->erase(o.key, owner))
+          notify(self, name, owner, o.key, false);
       }
     },
     [self](msync_atom, const std::string& owner, const std::string& name,
@@ -158,7 +180,26 @@ caf::behavior merge_server(merge_actor* self, db_context* db) {
       std::map<std::string, std::string> all;
       for (auto& r : records)
         all.emplace(r.key, r.value);
+      auto before = t->owned_by(owner);
       t->replace_owner(owner, all);
+      for (auto& [key, value] : before)
+        if (!all.count(key))
+          notify(self, name, owner, key, false);
+      for (auto& [key, value] : all)
+        if (auto b = before.find(key); b == before.end() || b->second != value)
+          notify(self, name, owner, key, true);
+    },
+    [self](watch_atom, const std::string& name) {
+      auto t = table(self, name);
+      auto w = caf::actor_cast<caf::actor>(self->current_sender());
+      if (!local(self) || !t || !w)
+        return;
+      self->state.watchers[name].push_back(w);
+      self->monitor(w);
+      for (auto& key : t->keys())
+        for (auto& [owner, value] : t->owners(key))
+          if (owner != self->state.self_name)
+            self->send(w, mchange_atom::value, name, owner, key, true);
     },
     [self](read_atom, const std::string& name,
            const std::string& key) -> caf::result<std::vector<std::string>> {

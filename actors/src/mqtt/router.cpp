@@ -2,11 +2,14 @@
 
 #include <map>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/context.hpp"
+#include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/inspect.hpp"
@@ -58,6 +61,16 @@ struct router_state {
   /// Reused by every publish: session -> matching subscription keys.
   std::unordered_map<caf::actor_id, std::vector<std::string>> matched;
   std::mt19937_64 rng;
+  // -- the cluster's route table (merge table "routes") --
+  /// Route keys (filter, or $share/group/filter) with local subscribers,
+  /// and how many: the first adds this node's route, the last removes it.
+  std::unordered_map<std::string, size_t> own_routes;
+  /// Other nodes' routes, as the merge server streams them.
+  std::map<std::string, std::set<std::string>> remote_routes;
+  /// Wildcard and exact filters of other nodes -> node, for matching a
+  /// published topic (the clustered publish path).
+  broker::topic_trie<std::string> remote_trie;
+  caf::actor merge_server;
   static inline const char* name = "mqtt_router";
 };
 
@@ -65,6 +78,52 @@ using router_actor = caf::stateful_actor<router_state>;
 
 std::string group_id(const std::string& group, const std::string& filter) {
   return group + '\x1f' + filter;
+}
+
+std::string route_key_of(const broker::subscribe_filter& f) {
+  return f.share_group ? "$share/" + *f.share_group + "/" + f.topic_filter
+                       : f.topic_filter;
+}
+
+/// Counts a local subscription of `key`; the first one publishes this
+/// node's route to the cluster (a local write to the merge table).
+void add_own_route(router_actor* self, const std::string& key) {
+  auto& st = self->state;
+  if (st.own_routes[key]++ == 0 && st.merge_server)
+    self->send(st.merge_server, db::put_atom::value, std::string("routes"), key,
+               std::string());
+}
+
+void drop_own_route(router_actor* self, const std::string& key) {
+  auto& st = self->state;
+  auto i = st.own_routes.find(key);
+  if (i == st.own_routes.end())
+    return;
+  if (--i->second == 0) {
+    st.own_routes.erase(i);
+    if (st.merge_server)
+      self->send(st.merge_server, db::erase_atom::value, std::string("routes"),
+                 key);
+  }
+}
+
+/// Another node's route came or went.
+void on_remote_route(router_actor* self, const std::string& owner,
+                     const std::string& key, bool present) {
+  auto& st = self->state;
+  bool shared = key.rfind("$share/", 0) == 0;
+  if (present) {
+    if (st.remote_routes[key].insert(owner).second && !shared)
+      st.remote_trie.insert(key, owner);
+    return;
+  }
+  auto i = st.remote_routes.find(key);
+  if (i == st.remote_routes.end() || i->second.erase(owner) == 0)
+    return;
+  if (!shared)
+    st.remote_trie.erase(key, owner);
+  if (i->second.empty())
+    st.remote_routes.erase(i);
 }
 
 void update_gauges(router_actor* self) {
@@ -114,6 +173,7 @@ void remove_subscription(router_actor* self, caf::actor_id session,
                          const broker::subscribe_filter& f) {
   auto& st = self->state;
   route_key k{session, f.subscription};
+  drop_own_route(self, route_key_of(f));
   if (!f.share_group) {
     st.routes.erase(f.topic_filter, k);
     return;
@@ -146,6 +206,7 @@ void subscribe(router_actor* self, broker::subscribe_filter f,
   else
     ++st.subscription_count;
   route_key k{sender.id(), f.subscription};
+  add_own_route(self, route_key_of(f));
   if (f.share_group) {
     auto gid = group_id(*f.share_group, f.topic_filter);
     auto g = st.groups.find(gid);
@@ -187,16 +248,23 @@ void publish_sys(router_actor* self) {
                      sys_atom::value);
 }
 
+/// routes(): every route of the cluster, filter -> node, with the number
+/// of local subscribers for this node's own.
 std::string list_routes(router_actor* self) {
   auto& st = self->state;
-  std::map<std::string, size_t> filters;
-  for (auto& [id, s] : st.sessions)
-    for (auto& [key, f] : s.subs)
-      ++filters[f.share_group ? "$share/" + *f.share_group + "/" + f.topic_filter
-                              : f.topic_filter];
+  std::map<std::pair<std::string, std::string>, std::string> rows_by_key;
+  auto me = st.ctx->node->cfg.name.str();
+  for (auto& [key, n] : st.own_routes)
+    rows_by_key[{key, me}] = std::to_string(n);
+  for (auto& [key, owners] : st.remote_routes)
+    for (auto& owner : owners)
+      rows_by_key[{key, owner}] = "-";
   std::vector<std::vector<std::string>> rows;
-  for (auto& [filter, n] : filters)
-    rows.push_back({filter, st.ctx->node->cfg.name.str(), std::to_string(n)});
+  std::set<std::string> filters;
+  for (auto& [k, n] : rows_by_key) {
+    rows.push_back({k.first, k.second, n});
+    filters.insert(k.first);
+  }
   return runtime::format_table({"TOPIC FILTER", "NODE", "LOCAL SUBSCRIBERS"},
                                rows)
          + std::to_string(filters.size()) + " routes";
@@ -236,7 +304,18 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
   });
   if (ctx->settings.sys_interval_ms > 0)
     self->send(self, sys_atom::value);
+  if (ctx->node->db && ctx->node->db->merge_server) {
+    st.merge_server = ctx->node->db->merge_server;
+    self->send(st.merge_server, db::watch_atom::value, std::string("routes"));
+  }
   return {
+    [self](db::mchange_atom, const std::string& table, const std::string& owner,
+           const std::string& key, bool present) {
+      if (self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(
+            self->state.merge_server)
+          && table == "routes")
+        on_remote_route(self, owner, key, present);
+    },
     [self](publish_atom, const broker::message& msg) { route(self, msg); },
     [self](subscribe_atom, broker::subscribe_filter& f,
            const std::string& client_id) {

@@ -38,6 +38,8 @@ struct db_context {
   std::map<std::string, runtime::db::recovered_shard> recovered;
   /// The db manager, once spawned (the node agent feeds it membership).
   caf::actor manager;
+  /// The merge server (routes), once spawned.
+  caf::actor merge_server;
 };
 
 /// Reads rlog.* and node.data_dir, opens the SQLite file on a core and

@@ -87,6 +87,11 @@ using merge_atom = caf::atom_constant<caf::atom("merge")>;
 using msync_atom = caf::atom_constant<caf::atom("msync")>;
 
 // -- inside a node ---------------------------------------------------------------
+/// (watch, string table) to the merge server: the sender gets an mchange for
+/// every record of another node in `table`, the existing ones first.
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+/// (mchange, string table, string owner, string key, bool present)
+using mchange_atom = caf::atom_constant<caf::atom("mchange")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using acked_atom = caf::atom_constant<caf::atom("acked")>;
