@@ -112,6 +112,9 @@ class ReplicationTest(DbCluster):
                      "agent:kv_shard:"):
             self.assertIn(name, core_actors)
         self.assertIn("replica:kv_shard", self.replicants[0].eval("actors()").stdout)
+        # remsh prints the same status as ctl.
+        text = self.replicants[0].eval("rlog status").stdout
+        self.assertRegex(text, r"kv_shard\s+normal\s+c\d@127.0.0.1\s+1500\s+0\s")
         # One history and one numbering on all five: 1500 transactions.
         self.assertEqual(state["seqno"], 1500)
         self.assertEqual(len({shard(n)["history"] for n in nodes}), 1)

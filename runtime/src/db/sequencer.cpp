@@ -34,22 +34,17 @@ void sequencer::expect(uint64_t seqno,
 
 std::vector<uint64_t> sequencer::ack(uint64_t seqno,
                                      const std::string& follower) {
-  std::vector<uint64_t> done;
-  for (auto i = waiting_.begin(); i != waiting_.end() && i->first <= seqno;) {
-    i->second.erase(follower);
-    if (i->second.empty()) {
-      done.push_back(i->first);
-      i = waiting_.erase(i);
-    } else {
-      ++i;
-    }
-  }
-  return done;
+  return release(follower, seqno);
 }
 
 std::vector<uint64_t> sequencer::follower_lost(const std::string& follower) {
+  return release(follower, UINT64_MAX);
+}
+
+std::vector<uint64_t> sequencer::release(const std::string& follower,
+                                         uint64_t up_to) {
   std::vector<uint64_t> done;
-  for (auto i = waiting_.begin(); i != waiting_.end();) {
+  for (auto i = waiting_.begin(); i != waiting_.end() && i->first <= up_to;) {
     i->second.erase(follower);
     if (i->second.empty()) {
       done.push_back(i->first);

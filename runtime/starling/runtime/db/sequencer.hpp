@@ -48,6 +48,9 @@ public:
   size_t pending() const { return waiting_.size(); }
 
 private:
+  /// Nobody waits for `follower` on seqnos up to `up_to` any longer.
+  std::vector<uint64_t> release(const std::string& follower, uint64_t up_to);
+
   shard_store& store_;
   rlog& log_;
   const schema& schema_;
