@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <unistd.h>
 
@@ -189,4 +191,38 @@ TEST_CASE("db sqlite: an unusable path is reported with its name") {
   auto path = blocker + "/node.db"; // a directory would have to be a file
   CHECK_FALSE(sqlite_store::open(path, error));
   CHECK(error.find(path) != std::string::npos);
+}
+
+TEST_CASE("db sqlite: shard actors on different threads share one file") {
+  // Every shard actor of a node writes through the same store, each on its
+  // own scheduler thread.
+  temp_dir dir;
+  schema s({{"t1", "s1", storage::disc}, {"t2", "s2", storage::disc},
+            {"t3", "s3", storage::disc}, {"t4", "s4", storage::disc}});
+  auto db = open_ok(dir.file("node.db"));
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int t = 1; t <= 4; ++t)
+    writers.emplace_back([&, t] {
+      auto shard = "s" + std::to_string(t);
+      auto table = "t" + std::to_string(t);
+      for (uint64_t i = 1; i <= 200; ++i) {
+        std::string error;
+        if (!db->store(s, commit(i, shard, {w(table, std::to_string(i), "v")}),
+                       error))
+          ++failures;
+        if (i % 50 == 0 && !db->set_history(shard, "h" + shard, error))
+          ++failures;
+      }
+    });
+  for (auto& th : writers)
+    th.join();
+  CHECK(failures == 0);
+  auto got = load_ok(*db, s);
+  for (int t = 1; t <= 4; ++t) {
+    auto& r = got["s" + std::to_string(t)];
+    CHECK(r.seqno == 200);
+    CHECK(r.records.size() == 200);
+    CHECK(r.history == "hs" + std::to_string(t));
+  }
 }

@@ -240,6 +240,7 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::string& path,
 
 std::map<std::string, recovered_shard> sqlite_store::load(const schema& s,
                                                           std::string& error) {
+  std::lock_guard<std::mutex> guard(mtx_);
   std::map<std::string, recovered_shard> out;
   auto seqno_row = [&](sqlite3_stmt* st) {
     auto& shard = out[column_string(st, 0)];
@@ -271,6 +272,7 @@ std::map<std::string, recovered_shard> sqlite_store::load(const schema& s,
 
 bool sqlite_store::store(const schema& s, const committed& c,
                          std::string& error) {
+  std::lock_guard<std::mutex> guard(mtx_);
   std::string why;
   bool ok = st_->run(st_->begin, why);
   for (size_t i = 0; ok && i < c.txn.ops.size(); ++i)
@@ -290,6 +292,7 @@ bool sqlite_store::store(const schema& s, const committed& c,
 bool sqlite_store::set_history(const std::string& shard,
                                const std::string& history,
                                std::string& error) {
+  std::lock_guard<std::mutex> guard(mtx_);
   std::string why;
   bool ok = st_->run(st_->begin, why) && st_->store_history(shard, history, why);
   if (!st_->finish(ok, why)) {
@@ -304,6 +307,7 @@ bool sqlite_store::replace_shard(const schema& s, const std::string& shard,
                                  uint64_t seqno, const std::string& history,
                                  const std::vector<record>& records,
                                  std::string& error) {
+  std::lock_guard<std::mutex> guard(mtx_);
   std::string why;
   bool ok = st_->run(st_->begin, why);
   for (const auto& spec : s.tables_of(shard))

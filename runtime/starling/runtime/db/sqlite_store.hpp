@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ struct recovered_shard {
 /// `records(tbl, key, value, PRIMARY KEY(tbl, key))` and
 /// `shards(shard PRIMARY KEY, seqno, history)`. Each committed transaction is stored
 /// in one SQLite transaction together with the shard's new seqno, so after a
-/// crash the file holds a prefix of the shard's history.
+/// crash the file holds a prefix of the shard's history. Thread-safe: the
+/// shard actors of a node share the one connection, each call holds a lock.
 class sqlite_store {
 public:
   /// Opens (creating directories and the file if needed) `path`. On failure
@@ -64,6 +66,7 @@ private:
   sqlite3* db_;
   std::string path_;
   std::unique_ptr<statements> st_;
+  std::mutex mtx_; ///< one SQLite transaction at a time
 };
 
 } // namespace starling::runtime::db
