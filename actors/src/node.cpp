@@ -12,6 +12,7 @@
 #include "starling/actors/gatekeeper.hpp"
 #include "starling/actors/mqtt/broker.hpp"
 #include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/data_plane.hpp"
 #include "starling/actors/node_agent.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
@@ -98,6 +99,10 @@ int run_node(const runtime::node_config& cfg) {
 
   ctx.db = &db_ctx;
   db_ctx.manager = db::spawn_db_manager(db_ctx);
+  std::string data_error;
+  std::optional<mqtt::data_plane> data;
+  data.emplace(ctx, data_error);
+  mqtt_ctx.outbox = data->outbox();
   auto agent = spawn_node_agent(ctx);
   auto gk = spawn_gatekeeper(ctx, agent);
   // Bind all interfaces, as Erlang distribution does; reuse_addr lets a
@@ -105,9 +110,15 @@ int run_node(const runtime::node_config& cfg) {
   auto port = sys.middleman().publish(gk, cfg.dist_port, nullptr, true);
   int rc = 0;
   caf::expected<uint16_t> mqtt_port = caf::error{};
-  if (port)
+  if (port && data_error.empty()) {
     mqtt_port = mqtt::start_broker(mqtt_ctx);
-  if (!port) {
+    if (mqtt_port)
+      data->attach(mqtt_ctx.router);
+  }
+  if (!data_error.empty()) {
+    log.error(data_error);
+    rc = 1;
+  } else if (!port) {
     log.error("cannot listen on distribution port "
               + std::to_string(cfg.dist_port) + ": " + sys.render(port.error())
               + " (is another node with this port running? set "
@@ -119,7 +130,8 @@ int run_node(const runtime::node_config& cfg) {
     rc = 1;
   } else {
     log.info("node started: role " + runtime::to_string(cfg.role)
-             + ", distribution port " + std::to_string(*port) + ", MQTT "
+             + ", distribution port " + std::to_string(*port)
+             + ", message port " + std::to_string(data->port()) + ", MQTT "
              + mqtt_ctx.settings.tcp.host + ":" + std::to_string(*mqtt_port)
              + ", tick " + std::to_string(cfg.tick_ms) + " ms, version "
              STARLING_VERSION);
@@ -132,6 +144,8 @@ int run_node(const runtime::node_config& cfg) {
   for (auto& e : directory.list())
     caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   directory.clear();
+  mqtt_ctx.outbox = nullptr;
+  data.reset(); // the data actor system ends before the main one
   db_ctx.manager = nullptr;
   db_ctx.merge_server = nullptr;
   return rc;

@@ -11,6 +11,8 @@
 #include "starling/actors/dist_connect.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
+#include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_monitor.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/shell.hpp"
@@ -75,6 +77,8 @@ void publish_view(agent_actor* self) {
       running.push_back(to_wire(*m));
       agents.push_back(link.agent);
     }
+  if (st.ctx->mqtt && st.ctx->mqtt->outbox)
+    self->send(st.ctx->mqtt->outbox, mqtt::data_peers_atom::value, running);
   self->send(st.ctx->db->manager, members_atom::value, std::move(running),
              std::move(agents));
 }
@@ -486,6 +490,7 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
   me.name = ctx->cfg.name.str();
   me.host = ctx->cfg.name.host;
   me.dist_port = ctx->cfg.dist_port;
+  me.data_port = ctx->cfg.data_port;
   me.role = ctx->cfg.role;
   me.started_at_ms = ctx->started_at_ms;
   me.since_ms = ctx->started_at_ms;

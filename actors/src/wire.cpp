@@ -16,6 +16,7 @@ member_wire to_wire(const runtime::member& m) {
   return {m.name,
           m.host,
           m.dist_port,
+          m.data_port,
           runtime::to_string(m.role),
           runtime::to_string(m.status),
           m.started_at_ms};
@@ -26,6 +27,7 @@ std::optional<runtime::member> from_wire(const member_wire& w) {
   m.name = w.name;
   m.host = w.host;
   m.dist_port = w.port;
+  m.data_port = w.data_port;
   if (w.role == "core")
     m.role = runtime::node_role::core;
   else if (w.role == "replicant")

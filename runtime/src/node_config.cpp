@@ -30,6 +30,10 @@ const std::vector<config_key>& config_schema() {
     {"node.tick_ms", "2000",
      "heartbeat period: a silent peer is declared down after this long",
      k::unsigned_int, 400, 600000},
+    {"node.data_port", "",
+     "message delivery port between nodes; default the distribution port "
+     "+ 1000 (5370 for 4370)",
+     k::unsigned_int, 1, 65535},
     {"node.scheduler", "sharing",
      "CAF scheduler: stealing (work stealing, idle workers poll) or sharing "
      "(one shared queue, idle workers sleep until woken)",
@@ -321,6 +325,15 @@ config_result validate(layered values) {
     cfg.dist_port = static_cast<uint16_t>(std::stoul(i->second.first));
   else
     cfg.dist_port = cfg.name.dist_port();
+  if (auto i = values.find("node.data_port"); i != values.end())
+    cfg.data_port = static_cast<uint16_t>(std::stoul(i->second.first));
+  else if (cfg.dist_port <= 65535 - 1000)
+    cfg.data_port = static_cast<uint16_t>(cfg.dist_port + 1000);
+  else {
+    res.error = "node.data_port: the distribution port " + std::to_string(cfg.dist_port)
+                + " + 1000 is not a TCP port; set node.data_port";
+    return res;
+  }
   cfg.tick_ms = static_cast<uint32_t>(std::stoul(values.at("node.tick_ms").first));
   cfg.settings = std::move(values);
   res.config = std::move(cfg);

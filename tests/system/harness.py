@@ -70,7 +70,11 @@ class Node:
         # stop, unless the test passes one (to restart a node on its data).
         self.own_data_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix=f"starling-{short}-")
-        env = {**(env or os.environ), "STARLING_NODE__DATA_DIR": self.data_dir}
+        # The message delivery port is the distribution port + 1000 by
+        # default: a free one is picked so parallel runs never collide.
+        self.data_port = free_port()
+        env = {"STARLING_NODE__DATA_PORT": str(self.data_port),
+               **(env or os.environ), "STARLING_NODE__DATA_DIR": self.data_dir}
         self.name = f"{short}@127.0.0.1"
         self.port = port or free_port()
         self.target = f"{self.name}:{self.port}"

@@ -24,7 +24,8 @@ def routes(node):
     return rows
 
 
-class RouteTableTest(ClusterTest):
+class RoutesBase(ClusterTest):
+    """Two cores and a replicant with MQTT listeners."""
 
     def start(self):
         c1 = self.node("c1", mqtt=True)
@@ -41,6 +42,9 @@ class RouteTableTest(ClusterTest):
     def wait_routes(self, nodes, want, what):
         for n in nodes:
             wait_until(lambda: routes(n) == want or None, 10, f"{n.name}: {what}")
+
+
+class RouteTableTest(RoutesBase):
 
     def test_routes_follow_the_last_subscriber_and_the_node(self):
         c1, c2, r1 = nodes = self.start()
@@ -68,3 +72,66 @@ class RouteTableTest(ClusterTest):
         # A node that dies takes its routes with it.
         c2.signal(signal.SIGKILL)
         self.wait_routes([c1, r1], {("t/a", r1.name)}, "c2's routes gone")
+
+
+class ClusterPublishTest(RoutesBase):
+    """Messages cross nodes through the message delivery channel."""
+
+    def test_the_seeds_worked_example(self):
+        # client1 on node1 publishes t/a; t/# is subscribed on node2 and t/a
+        # on node3: each gets the message once, node1 has no subscriber.
+        node1, node2, node3 = nodes = self.start()
+        sub2 = Client(node2.mqtt_port, client_id="client2")
+        self.addCleanup(sub2.disconnect)
+        sub2.subscribe("t/#", qos=1)
+        sub3 = Client(node3.mqtt_port, client_id="client3")
+        self.addCleanup(sub3.disconnect)
+        sub3.subscribe("t/a", qos=1)
+        self.wait_routes(nodes, {("t/#", node2.name), ("t/a", node3.name)},
+                         "both routes")
+        client1 = Client(node1.mqtt_port, client_id="client1")
+        self.addCleanup(client1.disconnect)
+        client1.publish("t/a", "hello", qos=1)
+        for s in (sub2, sub3):
+            m = s.expect()
+            self.assertEqual((m.topic, m.payload, m.qos), ("t/a", b"hello", 1))
+            s.expect_none(0.3)
+
+    def test_order_qos_and_properties_survive_the_hop(self):
+        from mqtt_client import V5
+        import paho.mqtt.packettypes as pt
+        import paho.mqtt.properties as pp
+        c1, c2, r1 = nodes = self.start()
+        sub = Client(r1.mqtt_port, client_id="far", version=V5)
+        self.addCleanup(sub.disconnect)
+        sub.subscribe("o/#", qos=1)
+        self.wait_routes(nodes, {("o/#", r1.name)}, "o/# everywhere")
+        pub = Client(c1.mqtt_port, client_id="near", version=V5)
+        self.addCleanup(pub.disconnect)
+        props = pp.Properties(pt.PacketTypes.PUBLISH)
+        props.UserProperty = [("trace", "42")]
+        props.ContentType = "text/plain"
+        pub.publish("o/x", "first", qos=1, properties=props)
+        m = sub.expect()
+        self.assertEqual((m.topic, m.payload, m.qos), ("o/x", b"first", 1))
+        self.assertEqual(m.properties.ContentType, "text/plain")
+        self.assertEqual(m.properties.UserProperty, [("trace", "42")])
+        for i in range(200):
+            pub.publish("o/seq", str(i), qos=1, wait=False)
+        got = [int(x.payload) for x in sub.expect_n(200)]
+        self.assertEqual(got, list(range(200)), "per-topic order broken")
+
+    def test_publishers_on_survivors_keep_working_after_a_node_dies(self):
+        c1, c2, r1 = self.start()
+        sub = Client(c1.mqtt_port, client_id="stay")
+        self.addCleanup(sub.disconnect)
+        sub.subscribe("k/#", qos=1)
+        gone = Client(c2.mqtt_port, client_id="gone")
+        gone.subscribe("k/#", qos=1)
+        self.wait_routes([c1, r1], {("k/#", c1.name), ("k/#", c2.name)}, "routes")
+        c2.signal(signal.SIGKILL)
+        self.wait_routes([c1, r1], {("k/#", c1.name)}, "c2's route gone")
+        pub = Client(r1.mqtt_port, client_id="pub")
+        self.addCleanup(pub.disconnect)
+        pub.publish("k/1", "after", qos=1)
+        self.assertEqual(sub.expect().payload, b"after")

@@ -71,6 +71,12 @@ struct router_state {
   /// published topic (the clustered publish path).
   broker::topic_trie<std::string> remote_trie;
   caf::actor merge_server;
+  /// The message delivery channel to other nodes (data_plane.hpp).
+  caf::actor outbox;
+  caf::actor inbox;
+  /// Reused by every publish: nodes with a matching route.
+  std::set<std::string> remote_targets;
+  uint64_t forwarded = 0, received_remote = 0;
   static inline const char* name = "mqtt_router";
 };
 
@@ -135,9 +141,29 @@ void update_gauges(router_actor* self) {
   st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
 }
 
-void route(router_actor* self, const broker::message& msg) {
+/// Forwards `msg` once to every other node with a route that matches its
+/// topic; that node delivers it to its own subscribers.
+void forward(router_actor* self, const broker::message& msg) {
   auto& st = self->state;
-  if (msg.retain && st.ctx->settings.channel.retain_available) {
+  if (!st.outbox || st.remote_routes.empty())
+    return;
+  auto& targets = st.remote_targets;
+  targets.clear();
+  st.remote_trie.for_each_match(msg.topic,
+                                [&](const std::string& node) { targets.insert(node); });
+  for (auto& node : targets)
+    self->send(st.outbox, forward_atom::value, node, msg);
+  st.forwarded += targets.size();
+}
+
+/// Delivers `msg` to the local subscribers; a message published here (not
+/// forwarded by a peer) also goes to the other nodes with a matching route
+/// and, when retained, into the retained store.
+void route(router_actor* self, const broker::message& msg, bool local = true) {
+  auto& st = self->state;
+  if (local)
+    forward(self, msg);
+  if (local && msg.retain && st.ctx->settings.channel.retain_available) {
     st.retained.set(msg.topic, msg);
     st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
   }
@@ -317,6 +343,26 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
         on_remote_route(self, owner, key, present);
     },
     [self](publish_atom, const broker::message& msg) { route(self, msg); },
+    [](bool) {
+      // The merge server's answer to one of our route writes (sent, not
+      // requested: nothing to do with it).
+    },
+    [self](remote_publish_atom, const broker::message& msg) {
+      // From the data channel's inbox: another node routed it here.
+      if (self->current_sender()
+          && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(
+               self->state.inbox)) {
+        ++self->state.received_remote;
+        route(self, msg, false);
+      }
+    },
+    [self](attach_atom, const caf::actor& outbox, const caf::actor& inbox) {
+      auto s = self->current_sender();
+      if (s && s->node() == self->node()) {
+        self->state.outbox = outbox;
+        self->state.inbox = inbox;
+      }
+    },
     [self](subscribe_atom, broker::subscribe_filter& f,
            const std::string& client_id) {
       subscribe(self, std::move(f), client_id);
@@ -354,7 +400,10 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
         return std::to_string(st.routes.size()) + " filters, "
                + std::to_string(st.groups.size()) + " shared groups, "
                + std::to_string(st.retained.size()) + " retained, "
-               + std::to_string(st.sessions.size()) + " subscribing sessions";
+               + std::to_string(st.sessions.size()) + " subscribing sessions, "
+               + std::to_string(st.remote_routes.size()) + " remote routes, "
+               + std::to_string(st.forwarded) + " forwarded, "
+               + std::to_string(st.received_remote) + " from peers";
       });
     },
   };

@@ -56,6 +56,7 @@ struct member_wire {
   std::string name;
   std::string host;
   uint16_t port = 0;
+  uint16_t data_port = 0;
   std::string role;
   std::string status;
   int64_t started_at_ms = 0;
@@ -63,8 +64,8 @@ struct member_wire {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_wire& x) {
-  return f(caf::meta::type_name("member_wire"), x.name, x.host, x.port, x.role,
-           x.status, x.started_at_ms);
+  return f(caf::meta::type_name("member_wire"), x.name, x.host, x.port,
+           x.data_port, x.role, x.status, x.started_at_ms);
 }
 
 member_wire to_wire(const runtime::member& m);

@@ -23,6 +23,7 @@ struct member {
   std::string name;          ///< "core1@127.0.0.1"
   std::string host;          ///< where its distribution port listens
   uint16_t dist_port = 0;
+  uint16_t data_port = 0;    ///< its message delivery port
   node_role role = node_role::core;
   member_status status = member_status::joining;
   int64_t started_at_ms = 0; ///< the member's own start time: its age

@@ -65,6 +65,8 @@ struct node_config {
   bool cookie_is_default = false;
   node_role role = node_role::core;
   uint16_t dist_port = base_dist_port;
+  /// Port of the message delivery channel (node.data_port).
+  uint16_t data_port = base_dist_port + 1000;
   uint32_t tick_ms = 2000;
   /// Every key's final value and where it came from ("default", the config
   /// file's path, an environment variable, "command line"). All values have

@@ -19,6 +19,8 @@ struct mqtt_context {
   mqtt::metrics stats;
   caf::actor router;
   caf::actor manager;
+  /// The message delivery channel's outbox (data_plane.hpp).
+  caf::actor outbox;
 };
 
 } // namespace starling::actors::mqtt

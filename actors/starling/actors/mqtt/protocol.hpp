@@ -79,6 +79,19 @@ using client_atom = caf::atom_constant<caf::atom("m_client")>;
 using subscriptions_atom = caf::atom_constant<caf::atom("m_subs")>;
 using routes_atom = caf::atom_constant<caf::atom("m_routes")>;
 
+// -- the message delivery channel (data_plane.hpp) -------------------------------
+/// (m_forward, string node, message) router -> outbox;
+/// (m_forward, message_wire) outbox -> the peer's inbox.
+using forward_atom = caf::atom_constant<caf::atom("m_forward")>;
+/// (m_remote, message) inbox -> router: a peer forwarded it; deliver to
+/// local subscribers only.
+using remote_publish_atom = caf::atom_constant<caf::atom("m_remote")>;
+/// (m_attach, actor router) to the inbox; (m_attach, actor outbox, actor
+/// inbox) to the router.
+using attach_atom = caf::atom_constant<caf::atom("m_attach")>;
+/// (m_peers, vector<member_wire>) node agent -> outbox: running members.
+using data_peers_atom = caf::atom_constant<caf::atom("m_peers")>;
+
 /// Packets handed to the session and not yet credited back above which the
 /// connection stops reading (it reads again at half of it).
 inline constexpr uint32_t max_unprocessed_packets = 1000;
