@@ -23,6 +23,10 @@ using connect_timeout_atom = caf::atom_constant<caf::atom("m_ctimeout")>;
 /// accepted it; more is a client that does not wait for CONNACK at all.
 constexpr size_t max_held_packets = 1000;
 
+/// Read buffer of a connection until it first fills one, then the large one.
+constexpr size_t small_read = 2048;
+constexpr size_t large_read = 64 * 1024;
+
 /// Closes the socket after what was written so far and stops. The session
 /// is told unless it asked for the close itself. `abort` discards what is
 /// still unsent instead (a client that does not read would otherwise keep
@@ -173,13 +177,22 @@ caf::behavior connection_fn(connection_broker* self,
   int one = 1;
   ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one,
                sizeof(one));
-  self->configure_read(hdl, caf::io::receive_policy::at_most(64 * 1024));
+  // CAF keeps a read buffer of the policy's size per connection: an idle
+  // fleet connection gets a small one, a connection that fills it (a
+  // publisher) the large one from then on.
+  st.read_size = small_read;
+  self->configure_read(hdl, caf::io::receive_policy::at_most(small_read));
   self->ack_writes(hdl, true);
   self->delayed_send(self, std::chrono::milliseconds(limits.connect_timeout_ms),
                      connect_timeout_atom::value);
   return {
     [=](const caf::io::new_data_msg& msg) {
-      if (!self->state.closing && !self->state.failed)
+      auto& st = self->state;
+      if (msg.buf.size() >= st.read_size && st.read_size < large_read) {
+        st.read_size = large_read;
+        self->configure_read(st.hdl, caf::io::receive_policy::at_most(large_read));
+      }
+      if (!st.closing && !st.failed)
         on_data(self, msg.buf);
     },
     [=](credit_atom, uint32_t n) {

@@ -38,6 +38,7 @@ struct connection_state {
   bool failed = false; ///< a decode error was handed to the session
   uint32_t unprocessed = 0; ///< packets sent to the session, not credited
   bool paused = false;      ///< reading halted for lack of credit
+  size_t read_size = 0;     ///< current CAF read buffer size
   uint64_t pauses = 0;
   uint64_t unsent = 0; ///< bytes handed to CAF and not yet written
   uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, dropped_qos0 = 0;
