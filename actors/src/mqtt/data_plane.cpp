@@ -260,6 +260,11 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data, caf::node_
         d.port = m.data_port;
       }
       st.nodes = std::move(next);
+      // Connect ahead of the first message: a flood must not start by
+      // overflowing the queue of a connection still being made.
+      for (auto& [node, d] : st.nodes)
+        if (!d.inbox)
+          connect_to(self, node);
     },
     [self](inspect_atom) {
       auto& st = self->state;
