@@ -12,12 +12,19 @@
 
 extern char** environ;
 
+namespace starling::tools {
+/// `starling bench`: the MQTT load generator (bench.cpp).
+int bench_main(std::vector<std::string> args);
+} // namespace starling::tools
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "ctl")
     return starling::tools::ctl_main({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "remsh")
     return starling::tools::remsh_main({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "bench")
+    return starling::tools::bench_main({args.begin() + 1, args.end()});
   starling::runtime::config_inputs in;
   in.args = args;
   for (char** e = environ; *e != nullptr; ++e)

@@ -1,0 +1,182 @@
+"""`starling bench` against a real node, and `tools/bench/compare --quick`
+against Mosquitto and Starling: the load generator's accounting (counts,
+loss, duplicates) and the comparison tool keep working."""
+
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import BIN, MqttTest, free_port, run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COMPARE = os.path.join(ROOT, "tools", "bench", "compare")
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+class Bench:
+    """A `starling bench` process with its stderr collected by a thread."""
+
+    def __init__(self, mode, port, *args):
+        self.json = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+        self.lines = []
+        self.proc = subprocess.Popen(
+            [BIN, "bench", mode, "-p", str(port), "--json", self.json,
+             *[str(a) for a in args]],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip())
+
+    def wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(": ready:" in l for l in self.lines):
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("bench not ready: " + "\n".join(self.lines))
+
+    def summary(self, timeout=30):
+        """Waits for the exit and returns (exit code, JSON summary)."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise
+        self.reader.join(5)
+        self.proc.stderr.close()
+        with open(self.json) as f:
+            data = json.load(f)
+        os.unlink(self.json)
+        return self.proc.returncode, data
+
+
+class BenchAgainstStarlingTest(MqttTest):
+    def test_qos1_fan_in_and_out_counts_every_message_once(self):
+        sub = Bench("sub", self.port, "-c", 3, "-t", "bt/+", "-q", 1,
+                    "-L", 900, "--idle-exit", 3, "--duration", 30)
+        sub.wait_ready()
+        pub = Bench("pub", self.port, "-c", 2, "-t", "bt/%i", "-q", 1,
+                    "-L", 300, "-r", 1000, "-s", 64, "--duration", 30)
+        rc, p = pub.summary()
+        self.assertEqual(rc, 0, p)
+        self.assertEqual((p["sent"], p["acked"], p["connected"]), (300, 300, 2))
+        rc, s = sub.summary()
+        self.assertEqual(rc, 0, s)
+        # Each of the 3 subscribers gets each of the 300 messages.
+        self.assertEqual(s["received"], 900)
+        self.assertEqual((s["lost"], s["duplicates"], s["out_of_order"]), (0, 0, 0))
+        self.assertEqual(s["subscriptions"], 3)
+        self.assertEqual(s["latency_us"]["count"], 900)
+        self.assertGreater(s["latency_us"]["p99"], 0)
+        self.assertLessEqual(s["latency_us"]["p50"], s["latency_us"]["max"])
+        self.assertIsNone(s["error"])
+
+    def test_paced_qos0_v5_loses_nothing(self):
+        sub = Bench("sub", self.port, "-V", 5, "-t", "b0/#", "-L", 400,
+                    "--idle-exit", 3, "--duration", 30)
+        sub.wait_ready()
+        pub = Bench("pub", self.port, "-V", 5, "-c", 4, "-t", "b0/%c",
+                    "-I", 10, "-L", 400, "-s", 24, "--duration", 30)
+        rc, p = pub.summary()
+        self.assertEqual((rc, p["sent"]), (0, 400), p)
+        rc, s = sub.summary()
+        self.assertEqual((rc, s["received"], s["lost"], s["duplicates"]),
+                         (0, 400, 0, 0), s)
+        self.assertEqual(s["stopped_by"], "limit")
+
+    def test_conn_mode_holds_connections_until_the_duration(self):
+        c = Bench("conn", self.port, "-c", 50, "-R", 500, "--duration", 1.5)
+        rc, s = c.summary()
+        self.assertEqual((rc, s["connected"], s["ready"]), (0, 50, 50), s)
+        self.assertEqual(s["stopped_by"], "duration")
+
+
+class BenchErrorsTest(unittest.TestCase):
+    def test_usage_errors_exit_2_with_a_reason(self):
+        r = run([BIN, "bench", "pub", "-t", "a", "-s", "10"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("-s/--size 10 is too small", r.stderr)
+        r = run([BIN, "bench", "flood"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown mode 'flood'", r.stderr)
+        r = run([BIN, "bench", "sub", "-t", "a/%x"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown placeholder '%x'", r.stderr)
+
+    def test_connection_refused_is_a_clear_failure(self):
+        r = run([BIN, "bench", "conn", "-p", str(free_port()), "--duration", "5"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cannot connect: Connection refused", r.stderr)
+
+
+@unittest.skipUnless(os.access(MOSQUITTO, os.X_OK), "mosquitto is not installed")
+class CompareQuickTest(unittest.TestCase):
+    def test_quick_run_has_figures_for_both_brokers(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "compare.json")
+            r = subprocess.run([COMPARE, "--quick", "--json", out],
+                               capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "STARLING_BIN": BIN})
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(out) as f:
+                report = json.load(f)
+        text = r.stdout
+        for needle in ("== 1  QoS 0 flood", "delivered msg/s", "mosquitto",
+                       "starling", "msgs per broker CPU-s",
+                       "RSS per connection", "with/without",
+                       "== 7  two Starling nodes"):
+            self.assertIn(needle, text)
+        by_id = {s["id"]: s for s in report["scenarios"]}
+        # Scenario 7: the messages crossed from one node to the other.
+        two = by_id["7"]["raw"]["two nodes"]
+        self.assertNotIn("error", two)
+        self.assertEqual(two["paced"]["received"], two["paced"]["latency_us"]["count"])
+        self.assertGreater(two["flood"]["received"], 0)
+        self.assertEqual(two["paced"]["lost"], 0)
+        for sid in ("1", "2", "3", "4a", "4b", "6"):
+            self.assertFalse(by_id[sid].get("errors"), by_id[sid])
+            for broker in ("mosquitto", "starling"):
+                raw = by_id[sid]["raw"][broker]
+                if sid == "6":
+                    raw = raw["after"]
+                self.assertGreater(raw["sub"]["receive_rate"], 0, (sid, broker))
+                self.assertGreater(raw["cpu"], 0, (sid, broker))
+        for broker in ("mosquitto", "starling"):
+            # QoS 1 and paced QoS 0 at a low rate: everything arrives once.
+            for sid in ("2", "3"):
+                raw = by_id[sid]["raw"][broker]
+                self.assertEqual(raw["sub"]["received"], raw["pub"]["sent"],
+                                 (sid, broker))
+                self.assertEqual(raw["sub"]["duplicates"], 0, (sid, broker))
+            paced = by_id["2"]["raw"][broker]["sub"]["latency_us"]
+            self.assertGreater(paced["p99"], 0)
+            self.assertLessEqual(paced["p50"], paced["p99"])
+            idle = by_id["5-200"]["raw"][broker]
+            self.assertEqual(idle["held"], 200, broker)
+            self.assertGreater(idle["per_conn"], 0, broker)
+        gen = report["generator"]
+        self.assertGreater(gen["mosquitto_pub"]["sub"]["received"], 0)
+        self.assertEqual(gen["bench"]["sub"]["received"],
+                         scenario_size("gen_n"))
+
+
+def scenario_size(key):
+    import sys
+    sys.path.insert(0, os.path.dirname(COMPARE))
+    import scenarios
+    return scenarios.QUICK[key]
+
+
+if __name__ == "__main__":
+    unittest.main()
