@@ -37,6 +37,13 @@ struct agent_state {
   std::map<std::string, peer_link> links;
   caf::actor shell;
   bool seeding = false; ///< a round over cluster.static.seeds is running
+  struct retry {
+    runtime::member m;
+    int attempt;
+    std::function<void(caf::expected<std::vector<member_wire>>)> done;
+  };
+  std::map<uint64_t, retry> retries; ///< connect_member attempts waiting
+  uint64_t next_retry = 0;
   static inline const char* name = "node_agent";
 };
 
@@ -183,6 +190,35 @@ void connect_and_join(agent_actor* self, const std::string& host,
                });
 }
 
+using member_retry_atom = caf::atom_constant<caf::atom("mretry")>;
+
+/// Connects to a member and joins it, like connect_and_join, but tries
+/// again (3 times, after a random 100-500 ms) when it fails while the member
+/// is still not up: a joiner and a member told of it connect to each other
+/// at the same moment, BASP keeps one of the two links and the handshake on
+/// the other can time out on both sides.
+void connect_member(agent_actor* self, runtime::member m, int attempt,
+                    join_callback done) {
+  connect_and_join(self, m.host, m.dist_port, m.name,
+                   [=](members_result r) mutable {
+                     auto& st = self->state;
+                     auto now = st.view->find(m.name);
+                     bool up = now && now->status == runtime::member_status::up;
+                     if (r || up || attempt >= 3) {
+                       done(up && !r ? members_result{std::vector<member_wire>{}}
+                                     : std::move(r));
+                       return;
+                     }
+                     unsigned char b[2];
+                     st.ctx->rnd(b, sizeof b);
+                     auto pause = std::chrono::milliseconds(
+                       100 + ((b[0] << 8 | b[1]) % 400));
+                     auto id = ++st.next_retry;
+                     st.retries[id] = {m, attempt + 1, std::move(done)};
+                     self->delayed_send(self, pause, member_retry_atom::value, id);
+                   });
+}
+
 // -- authorisation --------------------------------------------------------------
 
 /// The authenticated cluster node that sent the current message, if any.
@@ -245,12 +281,11 @@ void on_joined(agent_actor* self, const std::string& target_name,
       continue;
     }
     ++*pending;
-    connect_and_join(self, m->host, m->dist_port, m->name,
-                     [=](members_result r) mutable {
-                       if (!r)
-                         failures->push_back(describe(r.error()));
-                       finish();
-                     });
+    connect_member(self, *m, 0, [=](members_result r) mutable {
+      if (!r)
+        failures->push_back(describe(r.error()));
+      finish();
+    });
   }
   finish();
 }
@@ -534,13 +569,11 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
           && known->started_at_ms == m->started_at_ms)
         return;
       auto name = m->name;
-      connect_and_join(self, m->host, m->dist_port, name,
-                       [self, name](members_result r) {
-                         if (!r)
-                           self->state.ctx->log->warning(
-                             "cannot connect to new member " + name + ": "
-                             + describe(r.error()));
-                       });
+      connect_member(self, *m, 0, [self, name](members_result r) {
+        if (!r)
+          self->state.ctx->log->warning("cannot connect to new member " + name
+                                        + ": " + describe(r.error()));
+      });
     },
     [self](leave_atom, const std::string& name) -> caf::result<caf::ok_atom> {
       auto peer = sending_peer(self);
@@ -573,6 +606,15 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
       publish_view(self);
       if (!has_running_core(self) && !seed_names(self).empty())
         self->delayed_send(self, seeds_retry, seeds_atom::value);
+    },
+    [self](member_retry_atom, uint64_t id) {
+      auto& st = self->state;
+      auto i = st.retries.find(id);
+      if (i == st.retries.end() || self->current_sender() != self->ctrl())
+        return;
+      auto r = std::move(i->second);
+      st.retries.erase(i);
+      connect_member(self, r.m, r.attempt, std::move(r.done));
     },
     [self](seeds_atom) {
       if (self->current_sender() == nullptr
