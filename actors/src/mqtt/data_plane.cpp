@@ -19,71 +19,15 @@
 
 namespace starling::actors::mqtt {
 
-// -- message_wire ----------------------------------------------------------------
-
-message_wire to_wire(const broker::message& m) {
-  message_wire w;
-  w.topic = m.topic;
-  auto& bytes = m.payload.bytes();
-  w.payload.assign(bytes.begin(), bytes.end());
-  w.qos = static_cast<uint8_t>(m.qos);
-  w.retain = m.retain;
-  w.publisher = m.publisher;
-  w.timestamp_ms = m.timestamp_ms;
-  w.expires = m.expires_at_ms.has_value();
-  w.expires_at_ms = m.expires_at_ms.value_or(0);
-  if (m.props) {
-    auto& p = *m.props;
-    w.has_props = true;
-    if (p.payload_format_indicator)
-      w.payload_format = static_cast<uint8_t>(*p.payload_format_indicator);
-    w.has_content_type = p.content_type.has_value();
-    w.content_type = p.content_type.value_or("");
-    w.has_response_topic = p.response_topic.has_value();
-    w.response_topic = p.response_topic.value_or("");
-    w.has_correlation = p.correlation_data.has_value();
-    if (p.correlation_data)
-      w.correlation.assign(p.correlation_data->begin(), p.correlation_data->end());
-    for (auto& [k, v] : p.user) {
-      w.user.push_back(k);
-      w.user.push_back(v);
-    }
-  }
-  return w;
-}
-
-std::optional<broker::message> from_wire(message_wire w) {
-  if (w.qos > 2 || (w.payload_format > 1 && w.payload_format != 255)
-      || w.user.size() % 2 != 0)
-    return std::nullopt;
-  broker::message m;
-  m.topic = std::move(w.topic);
-  m.payload = broker::shared_binary(broker::binary(w.payload.begin(), w.payload.end()));
-  m.qos = static_cast<broker::qos>(w.qos);
-  m.retain = w.retain;
-  m.publisher = std::move(w.publisher);
-  m.timestamp_ms = w.timestamp_ms;
-  if (w.expires)
-    m.expires_at_ms = w.expires_at_ms;
-  if (w.has_props) {
-    broker::message_properties p;
-    if (w.payload_format != 255)
-      p.payload_format_indicator = static_cast<broker::payload_format>(w.payload_format);
-    if (w.has_content_type)
-      p.content_type = std::move(w.content_type);
-    if (w.has_response_topic)
-      p.response_topic = std::move(w.response_topic);
-    if (w.has_correlation)
-      p.correlation_data = broker::binary(w.correlation.begin(), w.correlation.end());
-    for (size_t i = 0; i + 1 < w.user.size(); i += 2)
-      p.user.emplace_back(std::move(w.user[i]), std::move(w.user[i + 1]));
-    m.props = std::make_shared<const broker::message_properties>(std::move(p));
-  }
-  return m;
-}
-
 namespace {
 
+
+/// (m_intro, string node, actor inbox): the connecting side introduces its
+/// own inbox over the link it just made, so the other side sends back on
+/// the same link instead of making a second one (two nodes connecting to
+/// each other at once would make BASP drop one link, and what was in flight
+/// on it).
+using intro_atom = caf::atom_constant<caf::atom("m_intro")>;
 
 /// Messages queued per destination while its connection is being made.
 constexpr size_t max_queued = 10000;
@@ -102,6 +46,7 @@ bool from_main_system(Self* self, const caf::node_id& main) {
 struct inbox_state {
   node_context* data = nullptr; ///< the data system's context
   caf::node_id main;            ///< the node's main actor system
+  caf::actor outbox;            ///< this node's (introductions go there)
   caf::actor router;
   uint64_t received = 0, refused = 0;
   static inline const char* name = "data_inbox";
@@ -112,9 +57,11 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
   self->state.data = data;
   self->state.main = main;
   return {
-    [self](attach_atom, const caf::actor& router) {
-      if (from_main_system(self, self->state.main))
+    [self](attach_atom, const caf::actor& router, const caf::actor& outbox) {
+      if (from_main_system(self, self->state.main)) {
         self->state.router = router;
+        self->state.outbox = outbox;
+      }
     },
     [self](forward_atom, message_wire& w) {
       auto& st = self->state;
@@ -127,6 +74,14 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
       }
       ++st.received;
       self->send(st.router, remote_publish_atom::value, std::move(*m));
+    },
+    [self](intro_atom, const std::string& node, const caf::actor& their_inbox) {
+      auto& st = self->state;
+      auto sender = self->current_sender();
+      auto p = sender ? st.data->peers->find(sender->node()) : std::nullopt;
+      if (!p || p->hidden || p->name != node || !st.outbox)
+        return; // only an authenticated peer introduces itself
+      self->send(st.outbox, intro_atom::value, node, their_inbox);
     },
     [self](inspect_atom) {
       auto& st = self->state;
@@ -151,6 +106,7 @@ struct destination {
 struct outbox_state {
   node_context* data = nullptr;
   caf::node_id main;
+  caf::actor own_inbox; ///< introduced to the nodes we connect to
   std::map<std::string, destination> nodes;
   uint64_t sent = 0, dropped = 0;
   static inline const char* name = "data_outbox";
@@ -170,10 +126,27 @@ void connector(caf::blocking_actor* self, node_context* data, caf::actor anchor,
   });
 }
 
+/// Only the node with the smaller name connects; the other one is
+/// introduced over that link (see intro_atom).
+bool we_connect(outbox_actor* self, const std::string& node) {
+  return self->state.data->cfg.name.str() < node;
+}
+
+void use_inbox(outbox_actor* self, destination& d, const caf::actor& inbox) {
+  auto& st = self->state;
+  d.connecting = false;
+  d.inbox = inbox;
+  self->monitor(inbox);
+  for (auto& w : d.queue)
+    self->send(d.inbox, forward_atom::value, std::move(w));
+  st.sent += d.queue.size();
+  d.queue.clear();
+}
+
 void connect_to(outbox_actor* self, const std::string& node) {
   auto& st = self->state;
   auto& d = st.nodes[node];
-  if (d.connecting || d.inbox || d.port == 0)
+  if (d.connecting || d.inbox || d.port == 0 || !we_connect(self, node))
     return;
   d.connecting = true;
   auto conn = self->spawn<caf::detached>(connector, st.data,
@@ -186,16 +159,11 @@ void connect_to(outbox_actor* self, const std::string& node) {
         auto i = st.nodes.find(node);
         if (i == st.nodes.end() || name != node)
           return;
-        auto& d = i->second;
-        d.connecting = false;
-        d.inbox = inbox;
-        self->monitor(inbox);
         st.data->peers->add(inbox.node(),
                             {name, false, inbox.address(), st.data->now_ms()});
-        for (auto& w : d.queue)
-          self->send(d.inbox, forward_atom::value, std::move(w));
-        st.sent += d.queue.size();
-        d.queue.clear();
+        self->send(inbox, intro_atom::value, st.data->cfg.name.str(),
+                   st.own_inbox);
+        use_inbox(self, i->second, inbox);
       },
       [=](caf::error& err) {
         auto& st = self->state;
@@ -210,13 +178,17 @@ void connect_to(outbox_actor* self, const std::string& node) {
       });
 }
 
-caf::behavior outbox_behavior(outbox_actor* self, node_context* data, caf::node_id main) {
+caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
+                              caf::node_id main, caf::actor own_inbox) {
   self->state.data = data;
   self->state.main = main;
+  self->state.own_inbox = std::move(own_inbox);
   self->set_down_handler([self](caf::down_msg& dm) {
     for (auto& [node, d] : self->state.nodes)
-      if (d.inbox && d.inbox.address() == dm.source)
+      if (d.inbox && d.inbox.address() == dm.source) {
         d.inbox = nullptr;
+        connect_to(self, node); // the link dropped; the node is still a member
+      }
   });
   self->set_error_handler([self](caf::error& err) {
     self->state.data->log->warning("message channel: " + describe(err));
@@ -243,6 +215,14 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data, caf::node_
       }
       d.queue.push_back(to_wire(m));
       connect_to(self, node);
+    },
+    [self](intro_atom, const std::string& node, const caf::actor& inbox) {
+      auto& st = self->state;
+      auto s = self->current_sender();
+      auto i = st.nodes.find(node);
+      if (!s || s->node() != self->node() || i == st.nodes.end())
+        return; // from our own inbox, for a running member only
+      use_inbox(self, i->second, inbox);
     },
     [self](data_peers_atom, const std::vector<member_wire>& members) {
       auto& st = self->state;
@@ -312,7 +292,7 @@ data_plane::data_plane(node_context& node, std::string& error)
   p.main = node.sys->node();
   p.inbox = p.sys->spawn(inbox_behavior, &p.data, p.main);
   node.directory->add(p.inbox, "data_inbox", "data_inbox");
-  p.outbox = p.sys->spawn(outbox_behavior, &p.data, p.main);
+  p.outbox = p.sys->spawn(outbox_behavior, &p.data, p.main, p.inbox);
   node.directory->add(p.outbox, "data_outbox", "data_outbox");
   p.gatekeeper = spawn_gatekeeper(p.data, p.inbox);
   node.directory->rename(p.gatekeeper.id(), "data_gatekeeper");
@@ -355,7 +335,7 @@ uint16_t data_plane::port() const {
 
 void data_plane::attach(const caf::actor& router) {
   caf::scoped_actor self{*impl_->main_sys};
-  self->send(impl_->inbox, attach_atom::value, router);
+  self->send(impl_->inbox, attach_atom::value, router, impl_->outbox);
   self->send(router, attach_atom::value, impl_->outbox, impl_->inbox);
 }
 

@@ -86,8 +86,8 @@ using forward_atom = caf::atom_constant<caf::atom("m_forward")>;
 /// (m_remote, message) inbox -> router: a peer forwarded it; deliver to
 /// local subscribers only.
 using remote_publish_atom = caf::atom_constant<caf::atom("m_remote")>;
-/// (m_attach, actor router) to the inbox; (m_attach, actor outbox, actor
-/// inbox) to the router.
+/// (m_attach, actor router, actor outbox) to the inbox; (m_attach, actor
+/// outbox, actor inbox) to the router.
 using attach_atom = caf::atom_constant<caf::atom("m_attach")>;
 /// (m_peers, vector<member_wire>) node agent -> outbox: running members.
 using data_peers_atom = caf::atom_constant<caf::atom("m_peers")>;
