@@ -148,6 +148,7 @@ int run_node(const runtime::node_config& cfg) {
   data.reset(); // the data actor system ends before the main one
   db_ctx.manager = nullptr;
   db_ctx.merge_server = nullptr;
+  db_ctx.shards.clear();
   return rc;
 }
 

@@ -135,3 +135,37 @@ class ClusterPublishTest(RoutesBase):
         self.addCleanup(pub.disconnect)
         pub.publish("k/1", "after", qos=1)
         self.assertEqual(sub.expect().payload, b"after")
+
+
+class ClusterRetainedTest(RoutesBase):
+
+    def test_retained_messages_are_cluster_wide(self):
+        c1, c2, r1 = self.start()
+        pub = Client(c1.mqtt_port, client_id="retainer")
+        self.addCleanup(pub.disconnect)
+        pub.publish("r/1", "kept", qos=1, retain=True)
+
+        def retained_on(node, cid):
+            """What a new subscriber of r/# on `node` gets at once."""
+            sub = Client(node.mqtt_port, client_id=cid)
+            try:
+                sub.subscribe("r/#", qos=1)
+                try:
+                    m = sub.expect(timeout=0.5)
+                    return (m.topic, m.payload, m.retain)
+                except Exception:
+                    return None
+            finally:
+                sub.disconnect()
+
+        # A subscriber on the replicant gets the message published on a core.
+        got = wait_until(lambda: retained_on(r1, "late-r1"), 10,
+                         "the retained message on the replicant")
+        self.assertEqual(got, ("r/1", b"kept", True))
+        # Cleared on another node: gone everywhere.
+        clearer = Client(c2.mqtt_port, client_id="clearer")
+        self.addCleanup(clearer.disconnect)
+        clearer.publish("r/1", "", qos=1, retain=True)
+        for n, cid in ((c1, "late-c1"), (r1, "late-r1b")):
+            wait_until(lambda: retained_on(n, cid) is None or None, 10,
+                       f"the retained message cleared on {n.name}")

@@ -20,7 +20,7 @@ TEST_CASE("db schema: the builtin tables and their shards") {
   auto s = schema::builtin();
   CHECK(s.shards()
         == std::vector<std::string>{"cm_shard", "conf_shard", "kv_ram_shard",
-                                    "kv_shard", "route_shard"});
+                                    "kv_shard", "retain_shard", "route_shard"});
   // Every built-in shard is all disc or all ram, so a recovered disc shard
   // is complete at its seqno and can resume.
   auto kv = s.tables_of("kv_shard");
@@ -37,7 +37,8 @@ TEST_CASE("db schema: the builtin tables and their shards") {
   CHECK(s.find("session_registry")->shard == "cm_shard");
   CHECK(s.find("nope") == nullptr);
   CHECK(s.tables_of("nope").empty());
-  CHECK(s.tables().size() == 5);
+  CHECK(s.tables().size() == 6);
+  CHECK(s.find("retained")->store == storage::disc);
 }
 
 TEST_CASE("db schema: tables are sorted and a duplicate keeps the first") {

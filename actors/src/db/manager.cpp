@@ -386,6 +386,7 @@ caf::behavior manager(manager_actor* self, db_context* db) {
     if (!tables.empty() && tables.front().type == table_type::regular)
       st.local.emplace(shard, spawn_shard(*db, shard));
   }
+  db->shards = st.local;
   st.local.emplace(merge_key, spawn_merge_server(*db));
   db->merge_server = st.local.at(merge_key);
   for (auto& [shard, a] : st.local)

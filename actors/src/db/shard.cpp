@@ -233,6 +233,8 @@ void on_down(shard_actor* self, const caf::down_msg& msg) {
     }
     return;
   }
+  std::erase_if(st.watchers,
+                [&](auto& w) { return w.second.address() == msg.source; });
   for (auto& [node, a] : st.agents)
     if (a.handle.address() == msg.source) {
       auto name = node;
@@ -349,6 +351,16 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
       if (self->current_sender()->node() != self->node() || !st.seq)
         return;
       answer(self, st.seq->ack(seqno, node));
+    },
+    [self](watch_atom, const std::string& table) {
+      auto w = caf::actor_cast<caf::actor>(self->current_sender());
+      auto spec = self->state.db->schema.find(table);
+      if (!w || w.node() != self->node() || !spec
+          || spec->shard != self->state.shard)
+        return;
+      self->state.watchers.emplace_back(table, w);
+      self->monitor(w);
+      send_table(self, table, w);
     },
     [self](reconnect_atom, uint64_t epoch) {
       auto& st = self->state;

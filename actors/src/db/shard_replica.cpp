@@ -20,10 +20,34 @@ void persist(shard_actor* self, const committed& c) {
     st.db->node->log->error("shard " + st.shard + ": " + err);
 }
 
-/// What every core does with a transaction it committed or applied: log it
-/// (replicas resume from the log), store it, feed the subscribers.
+void send_table(shard_actor* self, const std::string& table,
+                const caf::actor& watcher) {
+  self->send(watcher, rreset_atom::value, table);
+  for (auto& r : self->state.store->match(table, ""))
+    self->send(watcher, rchange_atom::value, table, r.key, true, r.value);
+}
+
+/// Tells the local watchers what `c` changed in their tables.
+void notify_watchers(shard_actor* self, const committed& c) {
+  auto& st = self->state;
+  for (auto& [table, w] : st.watchers)
+    for (auto& o : c.txn.ops) {
+      if (o.table != table)
+        continue;
+      if (o.kind == op::clear)
+        self->send(w, rreset_atom::value, table);
+      else
+        self->send(w, rchange_atom::value, table, o.key, o.kind == op::write,
+                   o.value);
+    }
+}
+
+/// What every node does with a transaction it committed or applied: tell
+/// the watchers; on a core also log it (replicas resume from the log),
+/// store it and feed the subscribers.
 void on_applied(shard_actor* self, const committed& c) {
   auto& st = self->state;
+  notify_watchers(self, c);
   if (!st.core)
     return;
   if (st.log->last_seqno() < c.seqno) // the sequencer logged it already
@@ -35,6 +59,8 @@ void on_applied(shard_actor* self, const committed& c) {
 
 void on_bootstrapped(shard_actor* self) {
   auto& st = self->state;
+  for (auto& [table, w] : st.watchers)
+    send_table(self, table, w);
   if (!st.core)
     return;
   st.log->clear();

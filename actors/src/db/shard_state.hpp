@@ -52,6 +52,8 @@ struct shard_state {
   std::multimap<uint64_t, caf::response_promise> callers;
   std::vector<std::pair<transaction, caf::response_promise>> stash;
   std::map<std::string, agent_entry> agents; ///< subscriber node -> agent
+  /// Local actors following a table of this shard (the router: retained).
+  std::vector<std::pair<std::string, caf::actor>> watchers;
   // -- following a core --
   caf::actor upstream;
   caf::actor upstream_agent;
@@ -72,6 +74,9 @@ void drop_subscriber(shard_actor* self, const std::string& node);
 void run(shard_actor* self, std::vector<replica_effect> effects);
 void on_applied(shard_actor* self, const committed& c);
 void schedule_reconnect(shard_actor* self);
+/// Sends `watcher` every record of `table` (after an rreset).
+void send_table(shard_actor* self, const std::string& table,
+                const caf::actor& watcher);
 
 // shard_sequencer.cpp: the sequencer and serving subscribers.
 void answer(shard_actor* self, const std::vector<uint64_t>& done);

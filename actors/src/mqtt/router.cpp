@@ -11,6 +11,7 @@
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/message_wire.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
@@ -77,6 +78,10 @@ struct router_state {
   /// Reused by every publish: nodes with a matching route.
   std::set<std::string> remote_targets;
   uint64_t forwarded = 0, received_remote = 0;
+  /// This node's actor for the retain shard: the replicated `retained`
+  /// table that makes retained messages cluster-wide.
+  caf::actor retain_shard;
+  caf::actor manager_db; ///< the db manager: writes to `retained`
   static inline const char* name = "mqtt_router";
 };
 
@@ -163,6 +168,17 @@ void route(router_actor* self, const broker::message& msg, bool local = true) {
   auto& st = self->state;
   if (local)
     forward(self, msg);
+  if (local && msg.retain && st.ctx->settings.channel.retain_available
+      && st.manager_db && !msg.topic.empty() && msg.topic[0] != '$') {
+    // Cluster-wide: into the replicated table (every node's router applies
+    // it in the table's order); kept here at once as well.
+    if (msg.payload.empty())
+      self->send(st.manager_db, db::erase_atom::value, std::string("retained"),
+                 msg.topic);
+    else
+      self->send(st.manager_db, db::put_atom::value, std::string("retained"),
+                 msg.topic, encode_message(self->system(), msg));
+  }
   if (local && msg.retain && st.ctx->settings.channel.retain_available) {
     st.retained.set(msg.topic, msg);
     st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
@@ -330,6 +346,16 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
   });
   if (ctx->settings.sys_interval_ms > 0)
     self->send(self, sys_atom::value);
+  self->set_error_handler([self](caf::error& err) {
+    self->state.ctx->node->log->warning("mqtt router: " + describe(err));
+  });
+  if (auto db = ctx->node->db) {
+    st.manager_db = db->manager;
+    if (auto i = db->shards.find("retain_shard"); i != db->shards.end()) {
+      st.retain_shard = i->second;
+      self->send(st.retain_shard, db::watch_atom::value, std::string("retained"));
+    }
+  }
   if (ctx->node->db && ctx->node->db->merge_server) {
     st.merge_server = ctx->node->db->merge_server;
     self->send(st.merge_server, db::watch_atom::value, std::string("routes"));
@@ -346,6 +372,40 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     [](bool) {
       // The merge server's answer to one of our route writes (sent, not
       // requested: nothing to do with it).
+    },
+    [](uint64_t) {
+      // The db manager's answer (a seqno) to a retained write.
+    },
+    [self](db::rchange_atom, const std::string& table, const std::string& topic,
+           bool present, const std::string& value) {
+      auto& st = self->state;
+      if (table != "retained" || self->current_sender()
+            != caf::actor_cast<caf::strong_actor_ptr>(st.retain_shard))
+        return;
+      if (!present) {
+        st.retained.erase(topic);
+      } else if (auto m = decode_message(self->system(), value)) {
+        st.retained.set(topic, std::move(*m));
+      } else {
+        st.ctx->node->log->warning("retained message for '" + topic
+                                   + "' in the replicated table is not a "
+                                   "message; ignored");
+      }
+      update_gauges(self);
+    },
+    [self](db::rreset_atom, const std::string& table) {
+      auto& st = self->state;
+      if (table != "retained" || self->current_sender()
+            != caf::actor_cast<caf::strong_actor_ptr>(st.retain_shard))
+        return;
+      // $SYS topics are this node's own and never in the table.
+      std::vector<broker::message> sys;
+      st.retained.for_each_match("$SYS/#",
+                                 [&](const broker::message& m) { sys.push_back(m); });
+      st.retained.clear();
+      for (auto& m : sys)
+        st.retained.set(m.topic, m);
+      update_gauges(self);
     },
     [self](remote_publish_atom, const broker::message& msg) {
       // From the data channel's inbox: another node routed it here.

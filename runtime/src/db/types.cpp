@@ -28,6 +28,7 @@ schema schema::builtin() {
     {"kv_ram", "kv_ram_shard", ram, regular},
     {"session_registry", "cm_shard", ram, regular},
     {"routes", "route_shard", ram, merge},
+    {"retained", "retain_shard", disc, regular},
   });
 }
 

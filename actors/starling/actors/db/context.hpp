@@ -40,6 +40,8 @@ struct db_context {
   caf::actor manager;
   /// The merge server (routes), once spawned.
   caf::actor merge_server;
+  /// This node's actor for each regular shard, once spawned.
+  std::map<std::string, caf::actor> shards;
 };
 
 /// Reads rlog.* and node.data_dir, opens the SQLite file on a core and

@@ -92,6 +92,14 @@ using msync_atom = caf::atom_constant<caf::atom("msync")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 /// (mchange, string table, string owner, string key, bool present)
 using mchange_atom = caf::atom_constant<caf::atom("mchange")>;
+/// (watch, string table) to a shard actor: the sender gets every record of
+/// `table` as an rchange, then every change as it is applied here (cores and
+/// replicants alike), in seqno order.
+/// (rchange, string table, string key, bool present, string value)
+using rchange_atom = caf::atom_constant<caf::atom("rchange")>;
+/// (rreset, string table): forget the table (a clear, or a bootstrap, which
+/// is followed by every record again).
+using rreset_atom = caf::atom_constant<caf::atom("rreset")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
 using acked_atom = caf::atom_constant<caf::atom("acked")>;

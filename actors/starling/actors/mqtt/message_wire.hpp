@@ -4,9 +4,11 @@
 // CAF can serialize). One definition; a change bumps dist_protocol_version.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <caf/fwd.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "starling/broker/message.hpp"
@@ -47,5 +49,12 @@ typename Inspector::result_type inspect(Inspector& f, message_wire& x) {
 message_wire to_wire(const broker::message& m);
 /// Nullopt when a field is out of range (a malformed message).
 std::optional<broker::message> from_wire(message_wire w);
+
+/// A message as bytes (CAF's binary format of message_wire): how retained
+/// messages are stored in the replicated `retained` table.
+std::string encode_message(caf::actor_system& sys, const broker::message& m);
+/// Nullopt for bytes that are not an encoded message.
+std::optional<broker::message> decode_message(caf::actor_system& sys,
+                                              const std::string& bytes);
 
 } // namespace starling::actors::mqtt
