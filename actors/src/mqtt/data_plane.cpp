@@ -174,7 +174,11 @@ void connect_to(outbox_actor* self, const std::string& node) {
         st.dropped += i->second.queue.size();
         i->second.queue.clear();
         st.data->log->warning("message channel to " + node + " failed: "
-                              + describe(err));
+                              + describe(err) + "; trying again in 1 s");
+        // The other side waits for our introduction: keep trying while the
+        // node is a member.
+        self->delayed_send(self, std::chrono::seconds(1), connect_atom::value,
+                           node);
       });
 }
 
@@ -215,6 +219,11 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
       }
       d.queue.push_back(to_wire(m));
       connect_to(self, node);
+    },
+    [self](connect_atom, const std::string& node) {
+      if (self->current_sender() == self->ctrl()
+          && self->state.nodes.count(node))
+        connect_to(self, node);
     },
     [self](intro_atom, const std::string& node, const caf::actor& inbox) {
       auto& st = self->state;
