@@ -7,6 +7,7 @@
 #include <caf/io/basp_broker.hpp>
 #include <caf/io/middleman.hpp>
 
+#include "starling/actors/node_context.hpp"
 #include "starling/actors/wire.hpp"
 
 namespace starling::actors {
@@ -112,6 +113,19 @@ void disconnect_node(caf::actor_system& sys, const caf::node_id& nid) {
       bb->connection_cleanup(c, caf::sec::socket_disconnected);
       bb->close(c);
     }
+  });
+}
+
+void handshake_connector(caf::blocking_actor* self, node_context* ctx,
+                         caf::actor anchor, std::string host, uint16_t port,
+                         std::chrono::milliseconds timeout) {
+  self->receive([&](connect_atom) -> caf::result<caf::actor, std::string> {
+    runtime::handshake_client hs(ctx->cfg.cookie, ctx->cfg.name.str(), false,
+                                 ctx->rnd);
+    auto peer = dist_connect(*self, host, port, hs, anchor, timeout);
+    if (!peer)
+      return peer.error();
+    return {peer->agent, peer->name};
   });
 }
 

@@ -53,19 +53,6 @@ using join_callback = std::function<void(members_result)>;
 
 // -- connecting ---------------------------------------------------------------
 
-/// Runs the blocking handshake off the agent's thread.
-void connector(caf::blocking_actor* self, node_context* ctx, caf::actor anchor,
-               std::string host, uint16_t port) {
-  self->receive([&](connect_atom) -> caf::result<caf::actor, std::string> {
-    runtime::handshake_client hs(ctx->cfg.cookie, ctx->cfg.name.str(), false,
-                                 ctx->rnd);
-    auto peer = dist_connect(*self, host, port, hs, anchor, step_timeout);
-    if (!peer)
-      return peer.error();
-    return {peer->agent, peer->name};
-  });
-}
-
 member_wire self_wire(agent_actor* self) {
   return to_wire(self->state.view->self());
 }
@@ -134,7 +121,8 @@ void connect_peer(agent_actor* self, const std::string& host, uint16_t port,
                   const std::string& expected_name, connect_callback done) {
   auto& st = self->state;
   auto conn = self->spawn<caf::detached>(
-    connector, st.ctx, caf::actor_cast<caf::actor>(self), host, port);
+    handshake_connector, st.ctx, caf::actor_cast<caf::actor>(self), host, port,
+    std::chrono::milliseconds(step_timeout));
   st.ctx->directory->add(conn, "connector:" + host + ":" + std::to_string(port),
                          "connector");
   auto where = host + ":" + std::to_string(port);

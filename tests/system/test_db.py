@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import shutil
 
-from harness import BIN, ClusterTest, free_port, run, wait_until
+from harness import BIN, ClusterTest, free_port, wait_until
 from mqtt_client import Client
 
 SHARD = "kv_shard"
@@ -206,7 +206,6 @@ class BackpressureTest(DbCluster):
     def test_a_replicant_too_far_behind_is_cut_and_catches_up(self):
         # A long tick so the frozen replicant is not declared down: its agent
         # must cut it for falling behind, not for dying.
-        import os
         env = {**os.environ, "STARLING_RLOG__AGENT_QUEUE_LIMIT": "16"}
         core = self.node("c1", tick_ms=20000, env=env)
         r1 = self.node("r1", tick_ms=20000, extra=("-role", "replicant"),

@@ -2,6 +2,7 @@
 shard (100k records here) in batches and ends with the core's contents."""
 
 import json
+import os
 import signal
 
 from harness import ClusterTest, wait_until
@@ -13,7 +14,6 @@ class BootstrapTest(ClusterTest):
     def test_restarted_replicant_bootstraps_100k_records(self):
         core = self.node("c1")
         seeds = {"STARLING_CLUSTER__STATIC__SEEDS": core.target}
-        import os
         env = {**os.environ, **seeds}
         r1 = self.node("r1", extra=("-role", "replicant"), env=env)
         r = core.ctl("db", "load", "kv", "100000", "--concurrency", "64",

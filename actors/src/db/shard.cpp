@@ -287,8 +287,6 @@ void init(shard_actor* self, db_context* db, const std::string& shard) {
 caf::behavior shard_behavior(shard_actor* self, db_context* db,
                              std::string shard) {
   init(self, db, shard);
-  if (self->state.core)
-    self->state.leader = ""; // decided on the first peers update
   return {
     [self](peers_atom, std::vector<shard_peer>& list) {
       if (self->current_sender()->node() != self->node())

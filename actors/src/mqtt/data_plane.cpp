@@ -114,18 +114,6 @@ struct outbox_state {
 
 using outbox_actor = caf::stateful_actor<outbox_state>;
 
-void connector(caf::blocking_actor* self, node_context* data, caf::actor anchor,
-               std::string host, uint16_t port) {
-  self->receive([&](connect_atom) -> caf::result<caf::actor, std::string> {
-    runtime::handshake_client hs(data->cfg.cookie, data->cfg.name.str(), false,
-                                 data->rnd);
-    auto peer = dist_connect(*self, host, port, hs, anchor, connect_timeout);
-    if (!peer)
-      return peer.error();
-    return {peer->agent, peer->name};
-  });
-}
-
 /// Only the node with the smaller name connects; the other one is
 /// introduced over that link (see intro_atom).
 bool we_connect(outbox_actor* self, const std::string& node) {
@@ -149,10 +137,11 @@ void connect_to(outbox_actor* self, const std::string& node) {
   if (d.connecting || d.inbox || d.port == 0 || !we_connect(self, node))
     return;
   d.connecting = true;
-  auto conn = self->spawn<caf::detached>(connector, st.data,
-                                         caf::actor_cast<caf::actor>(self),
-                                         d.host, d.port);
-  self->request(conn, connect_timeout * 4, connect_atom::value)
+  auto conn = self->spawn<caf::detached>(
+    handshake_connector, st.data, caf::actor_cast<caf::actor>(self), d.host,
+    d.port, std::chrono::milliseconds(connect_timeout));
+  // actors::connect_atom: the connector's ("connect"), not MQTT's CONNECT.
+  self->request(conn, connect_timeout * 4, actors::connect_atom::value)
     .then(
       [=](const caf::actor& inbox, const std::string& name) {
         auto& st = self->state;

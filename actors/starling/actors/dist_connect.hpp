@@ -12,6 +12,8 @@
 
 namespace starling::actors {
 
+struct node_context;
+
 /// A node we connected to and authenticated with.
 struct dist_peer {
   caf::actor agent;     ///< its node agent
@@ -30,6 +32,15 @@ caf::expected<dist_peer> dist_connect(caf::blocking_actor& self,
                                       runtime::handshake_client& hs,
                                       const caf::actor& anchor,
                                       std::chrono::milliseconds timeout);
+
+/// Body of a detached actor that runs one outbound handshake with the
+/// node's name and cookie: it answers (connect) with (peer's agent, peer's
+/// name), or the error. Blocking work stays off the scheduler's threads:
+/// `self->spawn<caf::detached>(handshake_connector, &ctx, anchor, host,
+/// port, timeout)`.
+void handshake_connector(caf::blocking_actor* self, node_context* ctx,
+                         caf::actor anchor, std::string host, uint16_t port,
+                         std::chrono::milliseconds timeout);
 
 /// Closes the BASP connection to `nid`, as if the network had dropped it:
 /// proxies of its actors die and local monitors get down messages.

@@ -15,8 +15,4 @@ struct db_context;
 /// ("replica:<shard>"). See docs/architecture.md, "Replicated database".
 caf::actor spawn_shard(db_context& db, const std::string& shard);
 
-/// Spawns the agent that feeds one subscriber (a replicant's replica or a
-/// following core) from a core's shard server.
-struct agent_gauge;
-
 } // namespace starling::actors::db
