@@ -51,7 +51,9 @@ class BackpressureTest(ClusterTest):
         payload = b"x" * 1024
         for i in range(30000):  # 30 MB, far beyond every buffer on the way
             pub.publish("flood/a", payload, qos=0, wait=False)
-        pub.publish("flood/a", payload, qos=1)  # the flooder's queue is through
+        # The PUBACK says the flooder's 30 MB went through the broker; on a
+        # loaded 2-CPU machine that took over 10 s once, so wait up to 60.
+        pub.publish("flood/a", payload, qos=1, timeout=60)
         dropped = wait_until(
             lambda: int(m.group(1)) if (m := re.search(r"qos0 dropped (\d+)",
                                                        self.conn_state("slow0")))
