@@ -76,7 +76,10 @@ TEST_CASE("db sqlite: stored transactions come back after reopening") {
     CHECK(load_ok(*db, s).empty());
     store_ok(*db, s, commit(1, "kv_shard", {w("kv", "a", "1"), w("kv", "b", "2")}));
     store_ok(*db, s, commit(2, "kv_shard", {w("kv", "c", "3"), w("kv", "a", "1b")}));
-    store_ok(*db, s, commit(3, "kv_shard", {{op::erase, "kv", "b", ""}}));
+    store_ok(*db, s, commit(3, "kv_shard", {{op::erase, "kv", "b", ""},
+                                            {op::erase_if, "kv", "c", "other"},
+                                            w("kv", "d", "4"),
+                                            {op::erase_if, "kv", "d", "4"}}));
     store_ok(*db, s, commit(1, "conf_shard", {w("cluster_config", "x", "y")}));
     store_ok(*db, s, commit(2, "conf_shard", {{op::clear, "cluster_config", "", ""}}));
     // Binary keys and values survive.

@@ -54,6 +54,20 @@ TEST_CASE("db store: write, overwrite, erase and clear keep size and reads") {
   CHECK(s.size("unknown") == 0);
 }
 
+TEST_CASE("db store: erase_if removes a record only while it has the value") {
+  shard_store s("cm_shard");
+  s.apply(w("session_registry", "c1", "n1"));
+  auto before = s.checksum();
+  s.apply({op::erase_if, "session_registry", "c1", "n2"}); // n2 no longer owns it
+  CHECK(s.read("session_registry", "c1") == "n1");
+  CHECK(s.checksum() == before);
+  s.apply({op::erase_if, "session_registry", "c1", "n1"});
+  CHECK_FALSE(s.read("session_registry", "c1"));
+  CHECK(s.size() == 0);
+  s.apply({op::erase_if, "session_registry", "c1", "n1"}); // idempotent
+  CHECK(s.size() == 0);
+}
+
 TEST_CASE("db store: applying a committed transaction sets the seqno") {
   shard_store s("kv_shard");
   s.apply(committed{7, {"n#1#1", "kv_shard", {w("kv", "k", "v")}}});

@@ -317,6 +317,8 @@ caf::result<uint64_t> write_op(manager_actor* self, op o) {
   if (!spec)
     return fail("unknown table '" + o.table + "'");
   if (spec->type == table_type::merge) {
+    if (o.kind == op::erase_if)
+      return fail("'" + o.table + "' is a merge table: no conditional erase");
     // This node's own record: written here, streamed to the others.
     auto rp = self->make_response_promise();
     auto msg = o.kind == op::write
@@ -440,6 +442,14 @@ caf::behavior manager(manager_actor* self, db_context* db) {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
         return fail("refused: not authenticated");
       return write_op(self, op{op::erase, std::move(table), std::move(key), ""});
+    },
+    [self](erase_atom, std::string& table, std::string& key,
+           std::string& expected) -> caf::result<uint64_t> {
+      // Erases only while the record is `expected` (op::erase_if).
+      if (!self->state.db->node->peers->allowed(self->current_sender()))
+        return fail("refused: not authenticated");
+      return write_op(self, op{op::erase_if, std::move(table), std::move(key),
+                               std::move(expected)});
     },
     [self](read_atom, const std::string& table,
            const std::string& key) -> caf::result<std::string> {

@@ -34,11 +34,17 @@ void notify_watchers(shard_actor* self, const committed& c) {
     for (auto& o : c.txn.ops) {
       if (o.table != table)
         continue;
-      if (o.kind == op::clear)
+      if (o.kind == op::clear) {
         self->send(w, rreset_atom::value, table);
-      else
+      } else if (o.kind == op::erase_if) {
+        // Decided against the store: tell what the record is now.
+        auto now = st.store->read(table, o.key);
+        self->send(w, rchange_atom::value, table, o.key, now.has_value(),
+                   now.value_or(""));
+      } else {
         self->send(w, rchange_atom::value, table, o.key, o.kind == op::write,
                    o.value);
+      }
     }
 }
 

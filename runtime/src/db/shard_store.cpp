@@ -43,9 +43,10 @@ void shard_store::apply(const op& o) {
       checksum_ ^= record_hash(o.table, o.key, o.value);
       break;
     }
-    case op::erase: {
+    case op::erase:
+    case op::erase_if: {
       auto i = table.find(o.key);
-      if (i == table.end())
+      if (i == table.end() || (o.kind == op::erase_if && i->second != o.value))
         break;
       checksum_ ^= record_hash(o.table, o.key, i->second);
       table.erase(i);

@@ -104,6 +104,7 @@ struct sqlite_store::statements {
   sqlite3_stmt* put = nullptr;
   sqlite3_stmt* erase = nullptr;
   sqlite3_stmt* clear = nullptr;
+  sqlite3_stmt* erase_if = nullptr;
   sqlite3_stmt* set_seqno = nullptr;
   sqlite3_stmt* set_history = nullptr;
 
@@ -113,7 +114,7 @@ struct sqlite_store::statements {
       sqlite3_finalize(*st); // null is a no-op
   }
 
-  std::array<std::pair<sqlite3_stmt**, const char*>, 8> all() {
+  std::array<std::pair<sqlite3_stmt**, const char*>, 9> all() {
     return {{
       {&begin, "BEGIN IMMEDIATE"},
       {&commit, "COMMIT"},
@@ -121,6 +122,7 @@ struct sqlite_store::statements {
       {&put, "INSERT OR REPLACE INTO records(tbl, key, value) VALUES(?1, ?2, ?3)"},
       {&erase, "DELETE FROM records WHERE tbl = ?1 AND key = ?2"},
       {&clear, "DELETE FROM records WHERE tbl = ?1"},
+      {&erase_if, "DELETE FROM records WHERE tbl = ?1 AND key = ?2 AND value = ?3"},
       {&set_seqno, "INSERT INTO shards(shard, seqno) VALUES(?1, ?2) "
                    "ON CONFLICT(shard) DO UPDATE SET seqno = excluded.seqno"},
       {&set_history, "INSERT INTO shards(shard, seqno, history) VALUES(?1, 0, ?2) "
@@ -171,6 +173,11 @@ struct sqlite_store::statements {
         return run(erase, why);
       case op::clear:
         return clear_table(o.table, why);
+      case op::erase_if:
+        bind_text(erase_if, 1, o.table);
+        bind_blob(erase_if, 2, o.key);
+        bind_blob(erase_if, 3, o.value);
+        return run(erase_if, why);
     }
     why = "unknown operation kind " + std::to_string(o.kind);
     return false;

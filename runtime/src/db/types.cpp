@@ -67,9 +67,10 @@ std::optional<std::string> check_op(const op& o, const table_spec* spec) {
            + "' is a merge table: write it with a dirty write on its owner";
   if (o.kind == op::write && o.key.empty())
     return "write to '" + o.table + "' needs a key";
-  if (o.kind == op::erase && o.key.empty())
+  if ((o.kind == op::erase || o.kind == op::erase_if) && o.key.empty())
     return "erase from '" + o.table + "' needs a key";
-  if (o.kind != op::write && o.kind != op::erase && o.kind != op::clear)
+  if (o.kind != op::write && o.kind != op::erase && o.kind != op::clear
+      && o.kind != op::erase_if)
     return "operation on '" + o.table + "' has an unknown kind";
   return std::nullopt;
 }

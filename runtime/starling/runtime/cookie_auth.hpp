@@ -27,7 +27,7 @@ namespace starling::runtime {
 
 /// Version of the distribution protocol; a peer with another version is
 /// refused during the handshake with a message saying both versions.
-inline constexpr uint32_t dist_protocol_version = 2;
+inline constexpr uint32_t dist_protocol_version = 3;
 
 /// Fills `n` random bytes; production passes OpenSSL's RAND_bytes.
 using random_source = std::function<void(unsigned char*, size_t)>;

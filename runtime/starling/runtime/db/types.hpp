@@ -29,11 +29,16 @@ struct table_spec {
 /// One change. Every operation is idempotent (a counter travels as its new
 /// value), so replaying an operation twice leaves the same contents: this is
 /// what lets bootstrap overlap with the live stream.
+///
+/// `erase_if` removes the record only while its value is `value`: an owner
+/// releasing a key (a session registry entry) cannot remove what another
+/// node wrote there since. It is decided where it is applied, in seqno
+/// order, so every replica decides the same.
 struct op {
-  enum kind_t : uint8_t { write = 0, erase = 1, clear = 2 } kind = write;
+  enum kind_t : uint8_t { write = 0, erase = 1, clear = 2, erase_if = 3 } kind = write;
   std::string table;
   std::string key;   ///< empty for clear
-  std::string value; ///< empty for erase and clear
+  std::string value; ///< empty for erase and clear; the expected one for erase_if
 
   friend bool operator==(const op&, const op&) = default;
 };
