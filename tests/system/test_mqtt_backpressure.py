@@ -53,7 +53,11 @@ class BackpressureTest(ClusterTest):
             pub.publish("flood/a", payload, qos=0, wait=False)
         # The PUBACK says the flooder's 30 MB went through the broker; on a
         # loaded 2-CPU machine that took over 10 s once, so wait up to 60.
-        pub.publish("flood/a", payload, qos=1, timeout=60)
+        try:
+            pub.publish("flood/a", payload, qos=1, timeout=60)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the flooder's connection: "
+                                 f"{self.conn_state('flooder')!r}") from None
         dropped = wait_until(
             lambda: int(m.group(1)) if (m := re.search(r"qos0 dropped (\d+)",
                                                        self.conn_state("slow0")))

@@ -18,6 +18,8 @@ namespace starling::actors::mqtt {
 namespace {
 
 using connect_timeout_atom = caf::atom_constant<caf::atom("m_ctimeout")>;
+/// (m_rearm, uint64 gen, uint32 attempt): see resume_reading.
+using rearm_atom = caf::atom_constant<caf::atom("m_rearm")>;
 
 /// Packets a client may pipeline behind its CONNECT before the session has
 /// accepted it; more is a client that does not wait for CONNACK at all.
@@ -109,6 +111,27 @@ void to_session(connection_broker* self, broker::packet pkt) {
   }
 }
 
+/// Reads again after a pause. CAF 0.17's `halt` removes the socket from
+/// the multiplexer at its next loop iteration, and `trigger` does nothing
+/// while that removal is pending: a pause and a resume within one iteration
+/// would leave the socket unread forever (a publisher stalled for good).
+/// So a resume is checked later: if nothing was read since, `trigger` again
+/// (harmless when reading works), after 10, 100 and 1000 ms.
+void resume_reading(connection_broker* self, uint32_t attempt = 0) {
+  auto& st = self->state;
+  self->trigger(st.hdl);
+  if (attempt == 0) {
+    st.paused = false;
+    st.resumed_at = st.reads;
+    ++st.resume_gen;
+  }
+  if (attempt < 3) {
+    auto delay = std::chrono::milliseconds(attempt == 0 ? 10 : attempt == 1 ? 100 : 1000);
+    self->delayed_send(self, delay, rearm_atom::value, st.resume_gen,
+                       attempt + 1);
+  }
+}
+
 void on_packet(connection_broker* self, broker::packet pkt) {
   auto& st = self->state;
   if (!st.connect_seen) {
@@ -188,6 +211,7 @@ caf::behavior connection_fn(connection_broker* self,
   return {
     [=](const caf::io::new_data_msg& msg) {
       auto& st = self->state;
+      ++st.reads;
       if (msg.buf.size() >= st.read_size && st.read_size < large_read) {
         st.read_size = large_read;
         self->configure_read(st.hdl, caf::io::receive_policy::at_most(large_read));
@@ -199,10 +223,14 @@ caf::behavior connection_fn(connection_broker* self,
       auto& st = self->state;
       st.unprocessed -= std::min(n, st.unprocessed);
       if (st.paused && st.unprocessed <= max_unprocessed_packets / 2
-          && !st.closing) {
-        self->trigger(st.hdl);
-        st.paused = false;
-      }
+          && !st.closing)
+        resume_reading(self);
+    },
+    [=](rearm_atom, uint64_t gen, uint32_t attempt) {
+      auto& st = self->state;
+      if (self->current_sender() == self->ctrl() && gen == st.resume_gen
+          && !st.paused && !st.closing && st.reads == st.resumed_at)
+        resume_reading(self, attempt);
     },
     [=](const caf::io::data_transferred_msg& msg) {
       self->state.unsent = msg.remaining;

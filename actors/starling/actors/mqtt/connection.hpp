@@ -40,6 +40,9 @@ struct connection_state {
   bool paused = false;      ///< reading halted for lack of credit
   size_t read_size = 0;     ///< current CAF read buffer size
   uint64_t pauses = 0;
+  uint64_t reads = 0;        ///< new_data events
+  uint64_t resumed_at = 0;   ///< `reads` when reading was last resumed
+  uint64_t resume_gen = 0;   ///< the current resume's re-arm checks
   uint64_t unsent = 0; ///< bytes handed to CAF and not yet written
   uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, dropped_qos0 = 0;
   static inline const char* name = "mqtt_connection";
