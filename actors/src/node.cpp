@@ -103,6 +103,7 @@ int run_node(const runtime::node_config& cfg) {
   std::optional<mqtt::data_plane> data;
   data.emplace(ctx, data_error);
   mqtt_ctx.outbox = data->outbox();
+  mqtt::spawn_broker_actors(mqtt_ctx);
   auto agent = spawn_node_agent(ctx);
   auto gk = spawn_gatekeeper(ctx, agent);
   // Bind all interfaces, as Erlang distribution does; reuse_addr lets a

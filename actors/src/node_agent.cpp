@@ -73,6 +73,8 @@ void publish_view(agent_actor* self) {
     }
   if (st.ctx->mqtt && st.ctx->mqtt->outbox)
     self->send(st.ctx->mqtt->outbox, mqtt::data_peers_atom::value, running);
+  if (st.ctx->mqtt && st.ctx->mqtt->manager)
+    self->send(st.ctx->mqtt->manager, members_atom::value, running, agents);
   self->send(st.ctx->db->manager, members_atom::value, std::move(running),
              std::move(agents));
 }
@@ -618,6 +620,17 @@ caf::behavior node_agent(agent_actor* self, node_context* ctx) {
       if (!db || !db->manager)
         return fail("the database is not running");
       return db->manager;
+    },
+    [self](mqtt::takeover_atom, const std::string& id,
+           bool clean_start) -> caf::result<std::string, caf::actor> {
+      // A client of a session held here connected to the sender's node.
+      if (!sending_peer(self))
+        return not_allowed();
+      auto mq = self->state.ctx->mqtt;
+      if (!mq || !mq->manager)
+        return fail("MQTT is not running on this node");
+      self->delegate(mq->manager, mqtt::takeover_atom::value, id, clean_start);
+      return caf::delegated<std::string, caf::actor>{};
     },
     // -- operators (ctl, remsh) --
     [self](status_atom) -> caf::result<std::string> {

@@ -1,6 +1,7 @@
 #include "starling/actors/wire.hpp"
 
 #include "starling/actors/db/wire.hpp"
+#include "starling/actors/mqtt/message_wire.hpp"
 
 #include <caf/message.hpp>
 #include <caf/exit_reason.hpp>
@@ -46,6 +47,7 @@ void register_wire_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<member_wire>("starling.member_wire");
   cfg.add_message_type<std::vector<member_wire>>("starling.member_wires");
   db::register_db_wire_types(cfg);
+  mqtt::register_message_wire_types(cfg);
   cfg.add_error_category(error_category,
                          [](uint8_t, caf::atom_value, const caf::message& msg) {
                            return msg.match_elements<std::string>()

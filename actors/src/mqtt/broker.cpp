@@ -7,9 +7,12 @@
 
 namespace starling::actors::mqtt {
 
-caf::expected<uint16_t> start_broker(mqtt_context& ctx) {
+void spawn_broker_actors(mqtt_context& ctx) {
   ctx.router = spawn_router(ctx);
   ctx.manager = spawn_client_manager(ctx);
+}
+
+caf::expected<uint16_t> start_broker(mqtt_context& ctx) {
   auto& s = ctx.settings;
   connection_limits limits;
   limits.max_packet_size = s.channel.max_packet_size;

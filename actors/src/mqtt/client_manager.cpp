@@ -2,10 +2,14 @@
 
 #include <map>
 #include <memory>
+#include <set>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/context.hpp"
+#include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/mqtt/session_actor.hpp"
@@ -19,9 +23,24 @@ namespace starling::actors::mqtt {
 
 namespace {
 
+constexpr const char* registry_table = "session_registry";
+
 struct manager_state {
   mqtt_context* ctx = nullptr;
+  std::string me; ///< this node's name
   std::map<std::string, caf::actor> clients; ///< client id -> session actor
+  /// The cluster's session registry (client id -> node holding the
+  /// session), mirrored from this node's replica of `session_registry`.
+  std::unordered_map<std::string, std::string> registry;
+  /// Running members other than this node -> their node agents (where a
+  /// session held there is asked for).
+  std::map<std::string, caf::actor> agents;
+  /// Running members as the node agent last told; whether this node cleans
+  /// the registry entries of members that went down.
+  std::vector<member_wire> running;
+  caf::actor cm_shard; ///< this node's actor of the registry's shard
+  caf::actor db;       ///< the db manager: registry writes
+  uint64_t taken_over = 0, handed_over = 0, cleaned = 0;
   static inline const char* name = "mqtt_client_manager";
 };
 
@@ -29,6 +48,57 @@ using manager_actor = caf::stateful_actor<manager_state>;
 
 bool allowed(manager_actor* self) {
   return self->state.ctx->node->peers->allowed(self->current_sender());
+}
+
+/// Whether this node is the oldest running core: the one that removes the
+/// registry entries of nodes that went down (every node would do the same
+/// work; one is enough).
+bool cleans_registry(manager_actor* self) {
+  auto& st = self->state;
+  auto& node = *st.ctx->node;
+  if (node.cfg.role != runtime::node_role::core)
+    return false;
+  auto mine = std::make_pair(node.started_at_ms, st.me);
+  for (auto& m : st.running)
+    if (m.role == "core" && std::make_pair(m.started_at_ms, m.name) < mine)
+      return false;
+  return true;
+}
+
+/// Removes the entries of nodes that are not running (each only while it
+/// still names that node: erase_if).
+void clean_registry(manager_actor* self) {
+  auto& st = self->state;
+  if (!st.db || !cleans_registry(self))
+    return;
+  std::set<std::string> alive{st.me};
+  for (auto& m : st.running)
+    alive.insert(m.name);
+  for (auto& [id, node] : st.registry)
+    if (!alive.count(node)) {
+      self->send(st.db, db::erase_atom::value, std::string(registry_table), id,
+                 node);
+      ++st.cleaned;
+    }
+}
+
+/// Records that `id`'s session is held here (unless the registry says so).
+void register_here(manager_actor* self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.registry.find(id);
+  if (st.db && (i == st.registry.end() || i->second != st.me))
+    self->send(st.db, db::put_atom::value, std::string(registry_table), id,
+               st.me);
+}
+
+/// The node agent of the other running node the registry names for `id`.
+caf::actor holder_elsewhere(manager_actor* self, const std::string& id) {
+  auto& st = self->state;
+  auto i = st.registry.find(id);
+  if (i == st.registry.end() || i->second == st.me)
+    return nullptr;
+  auto a = st.agents.find(i->second);
+  return a == st.agents.end() ? nullptr : a->second;
 }
 
 /// clients(): every session's one-line state, each asked with a 1 s bound.
@@ -62,7 +132,21 @@ caf::result<std::string> list_clients(manager_actor* self) {
 }
 
 caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
-  self->state.ctx = ctx;
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.me = ctx->node->cfg.name.str();
+  if (auto db = ctx->node->db) {
+    st.db = db->manager;
+    if (auto i = db->shards.find("cm_shard"); i != db->shards.end()) {
+      st.cm_shard = i->second;
+      self->send(st.cm_shard, db::watch_atom::value, std::string(registry_table));
+    }
+  }
+  // Answers to registry writes (seqnos) and their failures: a write that
+  // failed is logged; the next CONNECT writes again.
+  self->set_error_handler([self](caf::error& err) {
+    self->state.ctx->node->log->warning("session registry: " + describe(err));
+  });
   // A session that fails is logged and forgotten; it must not take the
   // manager (and every other session) down with it.
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -90,22 +174,79 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         }
       }
       auto id = c.client_id;
-      auto s = spawn_session(self, *st.ctx, std::move(c), conn);
+      // Held by another running node: the new session asks for it there.
+      auto holder = id.empty() ? caf::actor{} : holder_elsewhere(self, id);
+      if (holder)
+        ++st.taken_over;
+      auto s = spawn_session(self, *st.ctx, std::move(c), conn, holder);
       if (!id.empty())
         st.clients.emplace(id, s);
     },
     [self](register_atom, const std::string& id) {
       auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-      if (sender && sender.node() == self->node())
-        self->state.clients.emplace(id, sender);
+      if (!sender || sender.node() != self->node())
+        return;
+      self->state.clients.emplace(id, sender);
+      register_here(self, id);
     },
-    [self](unregister_atom, const std::string& id) -> caf::ok_atom {
-      auto& clients = self->state.clients;
+    [self](unregister_atom, const std::string& id, bool moved) -> caf::ok_atom {
+      auto& st = self->state;
+      auto& clients = st.clients;
       if (auto i = clients.find(id);
           i != clients.end()
-          && i->second.address() == self->current_sender()->address())
+          && i->second.address() == self->current_sender()->address()) {
         clients.erase(i);
+        if (moved)
+          ++st.handed_over;
+        else if (st.db)
+          self->send(st.db, db::erase_atom::value, std::string(registry_table),
+                     id, st.me);
+      }
       return caf::ok_atom::value;
+    },
+    [self](takeover_atom, const std::string& id,
+           bool clean_start) -> caf::result<std::string, caf::actor> {
+      // Through our node agent from a session on another node.
+      auto& st = self->state;
+      if (!allowed(self))
+        return fail("not authenticated");
+      auto i = st.clients.find(id);
+      if (i == st.clients.end())
+        return fail("no session '" + id + "' on " + st.me);
+      self->delegate(i->second, takeover_atom::value, clean_start);
+      return caf::delegated<std::string, caf::actor>{};
+    },
+    [self](db::rchange_atom, const std::string& table, const std::string& id,
+           bool present, const std::string& node) {
+      auto& st = self->state;
+      if (table != registry_table || self->current_sender()
+            != caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
+        return;
+      if (present)
+        st.registry[id] = node;
+      else
+        st.registry.erase(id);
+    },
+    [self](db::rreset_atom, const std::string& table) {
+      auto& st = self->state;
+      if (table == registry_table && self->current_sender()
+            == caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
+        st.registry.clear();
+    },
+    [self](members_atom, std::vector<member_wire>& running,
+           std::vector<caf::actor>& agents) {
+      auto& st = self->state;
+      auto s = self->current_sender();
+      if (!s || s->node() != self->node() || running.size() != agents.size())
+        return; // the node agent only
+      st.agents.clear();
+      for (size_t i = 0; i < running.size(); ++i)
+        st.agents.emplace(running[i].name, agents[i]);
+      st.running = std::move(running);
+      clean_registry(self);
+    },
+    [](uint64_t) {
+      // A registry write committed (its seqno).
     },
     [self](clients_atom) -> caf::result<std::string> {
       if (!allowed(self))
@@ -115,15 +256,24 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
     [self](client_atom, const std::string& id) -> caf::result<std::string> {
       if (!allowed(self))
         return fail("not authenticated");
-      auto i = self->state.clients.find(id);
-      if (i == self->state.clients.end())
-        return fail("no client '" + id + "' on this node");
+      auto& st = self->state;
+      auto i = st.clients.find(id);
+      if (i == st.clients.end()) {
+        if (auto r = st.registry.find(id); r != st.registry.end())
+          return "client " + id + ": session on node " + r->second;
+        return fail("no client '" + id + "' in the cluster");
+      }
       self->delegate(i->second, client_atom::value);
       return caf::delegated<std::string>{};
     },
     [self](inspect_atom) {
       return inspect_reply(self, *self->state.ctx->node->peers, [&] {
-        return std::to_string(self->state.clients.size()) + " client ids";
+        auto& st = self->state;
+        return std::to_string(st.clients.size()) + " client ids, "
+               + std::to_string(st.registry.size()) + " in the cluster registry, "
+               + std::to_string(st.taken_over) + " asked from / "
+               + std::to_string(st.handed_over) + " handed to other nodes, "
+               + std::to_string(st.cleaned) + " entries of down nodes cleaned";
       });
     },
   };

@@ -31,6 +31,12 @@ using intro_atom = caf::atom_constant<caf::atom("m_intro")>;
 
 /// Messages queued per destination while its connection is being made.
 constexpr size_t max_queued = 10000;
+/// Messages per batch on a link: the outbox sends what accumulated while it
+/// was busy (up to this many) as one BASP message, so a flood pays the
+/// per-message cost of BASP (header, addressing, a write) once per batch.
+constexpr size_t max_batch = 64;
+/// (m_flush): the outbox to itself, behind the forwards already queued.
+using flush_atom = caf::atom_constant<caf::atom("m_flush")>;
 constexpr auto connect_timeout = std::chrono::seconds(5);
 
 // -- inbox: what peers forward, handed to the local router -----------------------
@@ -63,17 +69,24 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
         self->state.outbox = outbox;
       }
     },
-    [self](forward_atom, message_wire& w) {
+    [self](forward_atom, std::vector<forward_wire>& batch) {
       auto& st = self->state;
       auto sender = self->current_sender();
       auto p = sender ? st.data->peers->find(sender->node()) : std::nullopt;
-      auto m = from_wire(std::move(w));
-      if (!p || p->hidden || !m || !st.router) {
-        ++st.refused;
+      if (!p || p->hidden || !st.router) {
+        st.refused += batch.size();
         return;
       }
-      ++st.received;
-      self->send(st.router, remote_publish_atom::value, std::move(*m));
+      for (auto& f : batch) {
+        auto m = from_wire(std::move(f.msg));
+        if (!m) {
+          ++st.refused;
+          continue;
+        }
+        ++st.received;
+        self->send(st.router, remote_publish_atom::value, std::move(*m),
+                   std::move(f.groups));
+      }
     },
     [self](intro_atom, const std::string& node, const caf::actor& their_inbox) {
       auto& st = self->state;
@@ -100,7 +113,8 @@ struct destination {
   uint16_t port = 0;
   caf::actor inbox; ///< the peer's, once connected
   bool connecting = false;
-  std::deque<message_wire> queue;
+  /// What waits for the next batch, or for the connection (bounded).
+  std::vector<forward_wire> queue;
 };
 
 struct outbox_state {
@@ -108,7 +122,8 @@ struct outbox_state {
   caf::node_id main;
   caf::actor own_inbox; ///< introduced to the nodes we connect to
   std::map<std::string, destination> nodes;
-  uint64_t sent = 0, dropped = 0;
+  bool flush_pending = false;
+  uint64_t sent = 0, dropped = 0, batches = 0;
   static inline const char* name = "data_outbox";
 };
 
@@ -120,15 +135,25 @@ bool we_connect(outbox_actor* self, const std::string& node) {
   return self->state.data->cfg.name.str() < node;
 }
 
-void use_inbox(outbox_actor* self, destination& d, const caf::actor& inbox) {
+/// Sends what `d` has queued, in batches of up to max_batch.
+void send_queue(outbox_actor* self, destination& d) {
   auto& st = self->state;
+  for (size_t i = 0; i < d.queue.size(); i += max_batch) {
+    auto end = std::min(d.queue.size(), i + max_batch);
+    std::vector<forward_wire> batch(std::make_move_iterator(d.queue.begin() + i),
+                                    std::make_move_iterator(d.queue.begin() + end));
+    self->send(d.inbox, forward_atom::value, std::move(batch));
+    ++st.batches;
+  }
+  st.sent += d.queue.size();
+  d.queue.clear();
+}
+
+void use_inbox(outbox_actor* self, destination& d, const caf::actor& inbox) {
   d.connecting = false;
   d.inbox = inbox;
   self->monitor(inbox);
-  for (auto& w : d.queue)
-    self->send(d.inbox, forward_atom::value, std::move(w));
-  st.sent += d.queue.size();
-  d.queue.clear();
+  send_queue(self, d);
 }
 
 void connect_to(outbox_actor* self, const std::string& node) {
@@ -187,7 +212,8 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
     self->state.data->log->warning("message channel: " + describe(err));
   });
   return {
-    [self](forward_atom, const std::string& node, const broker::message& m) {
+    [self](forward_atom, const std::string& node, const broker::message& m,
+           std::vector<std::string>& groups) {
       auto& st = self->state;
       if (!from_main_system(self, st.main))
         return; // the router
@@ -197,17 +223,29 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
         return;
       }
       auto& d = i->second;
-      if (d.inbox) {
-        self->send(d.inbox, forward_atom::value, to_wire(m));
-        ++st.sent;
-        return;
-      }
       if (d.queue.size() >= max_queued) {
-        ++st.dropped;
+        ++st.dropped; // still connecting
         return;
       }
-      d.queue.push_back(to_wire(m));
-      connect_to(self, node);
+      d.queue.push_back({to_wire(m), std::move(groups)});
+      if (!d.inbox) {
+        connect_to(self, node);
+      } else if (d.queue.size() >= max_batch) {
+        send_queue(self, d);
+      } else if (!st.flush_pending) {
+        // After the forwards already in the mailbox: they join this batch.
+        st.flush_pending = true;
+        self->send(self, flush_atom::value);
+      }
+    },
+    [self](flush_atom) {
+      auto& st = self->state;
+      if (self->current_sender() != self->ctrl())
+        return;
+      st.flush_pending = false;
+      for (auto& [node, d] : st.nodes)
+        if (d.inbox && !d.queue.empty())
+          send_queue(self, d);
     },
     [self](connect_atom, const std::string& node) {
       if (self->current_sender() == self->ctrl()
@@ -251,7 +289,8 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
         for (auto& [n, d] : st.nodes)
           up += d.inbox ? 1 : 0;
         return std::to_string(up) + "/" + std::to_string(st.nodes.size())
-               + " peers connected, " + std::to_string(st.sent) + " sent, "
+               + " peers connected, " + std::to_string(st.sent) + " sent in "
+               + std::to_string(st.batches) + " batches, "
                + std::to_string(st.dropped) + " dropped";
       });
     },
@@ -276,7 +315,6 @@ data_plane::data_plane(node_context& node, std::string& error)
   auto& p = *impl_;
   p.cfg.load<caf::io::middleman>();
   register_wire_types(p.cfg);
-  p.cfg.add_message_type<message_wire>("starling.mqtt_message");
   p.cfg.set("middleman.app-identifiers",
             std::vector<std::string>{"starling-data"});
   p.cfg.set("logger.console", caf::atom("none"));

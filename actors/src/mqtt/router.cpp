@@ -51,11 +51,18 @@ struct subscriber {
 
 struct router_state {
   mqtt_context* ctx = nullptr;
+  std::string me; ///< this node's name
   broker::topic_trie<route_key, route_key_hash> routes;
-  /// Shared subscriptions: filter -> group ids ("group" + '\x1f' + filter).
-  broker::topic_trie<std::string> shared_routes;
+  /// Local members of shared subscriptions, by route key
+  /// ("$share/group/filter").
   std::unordered_map<std::string,
                      broker::shared_group<route_key>> groups;
+  /// Shared groups across the cluster: filter -> route key, and the nodes
+  /// (this one included) with members of each. The node where a message is
+  /// published picks one node per matching group, which picks one member:
+  /// one delivery per group per message in the whole cluster.
+  broker::topic_trie<std::string> cluster_shared;
+  std::unordered_map<std::string, broker::shared_group<std::string>> node_groups;
   std::unordered_map<caf::actor_id, subscriber> sessions;
   broker::retained_store<broker::message> retained;
   uint64_t subscription_count = 0; ///< sum of sessions[*].subs.size()
@@ -75,9 +82,14 @@ struct router_state {
   /// The message delivery channel to other nodes (data_plane.hpp).
   caf::actor outbox;
   caf::actor inbox;
-  /// Reused by every publish: nodes with a matching route.
-  std::set<std::string> remote_targets;
+  /// Reused by every publish: nodes with a matching route -> the shared
+  /// groups picked for them; the groups picked for this node.
+  std::map<std::string, std::vector<std::string>> remote_targets;
+  std::vector<std::string> local_groups;
   uint64_t forwarded = 0, received_remote = 0;
+  /// Message ids (broker::message::id) are id_base + published: a random
+  /// base per node run, so ids of different nodes do not meet.
+  uint64_t id_base = 0, published = 0;
   /// This node's actor for the retain shard: the replicated `retained`
   /// table that makes retained messages cluster-wide.
   caf::actor retain_shard;
@@ -87,20 +99,52 @@ struct router_state {
 
 using router_actor = caf::stateful_actor<router_state>;
 
-std::string group_id(const std::string& group, const std::string& filter) {
-  return group + '\x1f' + filter;
-}
-
 std::string route_key_of(const broker::subscribe_filter& f) {
   return f.share_group ? "$share/" + *f.share_group + "/" + f.topic_filter
                        : f.topic_filter;
+}
+
+bool is_shared(const std::string& key) {
+  return key.rfind("$share/", 0) == 0;
+}
+
+/// Node `node` has members of shared group `key` ("$share/g/f") or not.
+void shared_node(router_actor* self, const std::string& key,
+                 const std::string& node, bool present) {
+  auto& st = self->state;
+  auto slash = key.find('/', 7);
+  if (slash == std::string::npos)
+    return;
+  auto filter = key.substr(slash + 1);
+  auto g = st.node_groups.find(key);
+  if (present) {
+    if (g == st.node_groups.end()) {
+      g = st.node_groups
+            .emplace(key, broker::shared_group<std::string>(
+                            st.ctx->settings.shared,
+                            [self] { return self->state.rng(); }))
+            .first;
+      st.cluster_shared.insert(filter, key);
+    }
+    g->second.join(node);
+  } else if (g != st.node_groups.end()) {
+    g->second.leave(node);
+    if (g->second.empty()) {
+      st.node_groups.erase(g);
+      st.cluster_shared.erase(filter, key);
+    }
+  }
 }
 
 /// Counts a local subscription of `key`; the first one publishes this
 /// node's route to the cluster (a local write to the merge table).
 void add_own_route(router_actor* self, const std::string& key) {
   auto& st = self->state;
-  if (st.own_routes[key]++ == 0 && st.merge_server)
+  if (st.own_routes[key]++ != 0)
+    return;
+  if (is_shared(key))
+    shared_node(self, key, st.me, true);
+  if (st.merge_server)
     self->send(st.merge_server, db::put_atom::value, std::string("routes"), key,
                std::string());
 }
@@ -112,6 +156,8 @@ void drop_own_route(router_actor* self, const std::string& key) {
     return;
   if (--i->second == 0) {
     st.own_routes.erase(i);
+    if (is_shared(key))
+      shared_node(self, key, st.me, false);
     if (st.merge_server)
       self->send(st.merge_server, db::erase_atom::value, std::string("routes"),
                  key);
@@ -122,16 +168,22 @@ void drop_own_route(router_actor* self, const std::string& key) {
 void on_remote_route(router_actor* self, const std::string& owner,
                      const std::string& key, bool present) {
   auto& st = self->state;
-  bool shared = key.rfind("$share/", 0) == 0;
+  bool shared = is_shared(key);
   if (present) {
-    if (st.remote_routes[key].insert(owner).second && !shared)
-      st.remote_trie.insert(key, owner);
+    if (st.remote_routes[key].insert(owner).second) {
+      if (shared)
+        shared_node(self, key, owner, true);
+      else
+        st.remote_trie.insert(key, owner);
+    }
     return;
   }
   auto i = st.remote_routes.find(key);
   if (i == st.remote_routes.end() || i->second.erase(owner) == 0)
     return;
-  if (!shared)
+  if (shared)
+    shared_node(self, key, owner, false);
+  else
     st.remote_trie.erase(key, owner);
   if (i->second.empty())
     st.remote_routes.erase(i);
@@ -141,30 +193,52 @@ void update_gauges(router_actor* self) {
   auto& st = self->state;
   st.ctx->stats.subscriptions.store(st.subscription_count,
                                     std::memory_order_relaxed);
-  st.ctx->stats.topics.store(st.routes.size() + st.shared_routes.size(),
+  st.ctx->stats.topics.store(st.routes.size() + st.groups.size(),
                              std::memory_order_relaxed);
   st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
 }
 
-/// Forwards `msg` once to every other node with a route that matches its
-/// topic; that node delivers it to its own subscribers.
+/// For a message published here: picks the node of every matching shared
+/// group (into local_groups for this one) and forwards `msg` once to every
+/// other node with a matching route or a picked group; that node delivers
+/// it to its own subscribers and to the groups picked for it.
 void forward(router_actor* self, const broker::message& msg) {
   auto& st = self->state;
-  if (!st.outbox || st.remote_routes.empty())
-    return;
   auto& targets = st.remote_targets;
   targets.clear();
-  st.remote_trie.for_each_match(msg.topic,
-                                [&](const std::string& node) { targets.insert(node); });
-  for (auto& node : targets)
-    self->send(st.outbox, forward_atom::value, node, msg);
+  st.local_groups.clear();
+  if (!st.cluster_shared.empty()) {
+    auto& me = st.me;
+    st.cluster_shared.for_each_match(msg.topic, [&](const std::string& key) {
+      auto g = st.node_groups.find(key);
+      if (g == st.node_groups.end())
+        return;
+      if (auto node = g->second.pick({msg.publisher, msg.topic})) {
+        if (*node == me)
+          st.local_groups.push_back(key);
+        else
+          targets[*node].push_back(key);
+      }
+    });
+  }
+  if (!st.remote_routes.empty())
+    st.remote_trie.for_each_match(msg.topic, [&](const std::string& node) {
+      targets[node];
+    });
+  if (!st.outbox || targets.empty())
+    return;
+  for (auto& [node, groups] : targets)
+    self->send(st.outbox, forward_atom::value, node, msg, groups);
   st.forwarded += targets.size();
 }
 
 /// Delivers `msg` to the local subscribers; a message published here (not
 /// forwarded by a peer) also goes to the other nodes with a matching route
-/// and, when retained, into the retained store.
-void route(router_actor* self, const broker::message& msg, bool local = true) {
+/// and, when retained, into the retained store. `groups` are the shared
+/// groups a peer picked this node for (a message published here picks its
+/// own).
+void route(router_actor* self, const broker::message& msg, bool local = true,
+           const std::vector<std::string>& groups = {}) {
   auto& st = self->state;
   if (local)
     forward(self, msg);
@@ -195,10 +269,10 @@ void route(router_actor* self, const broker::message& msg, bool local = true) {
       ++deliveries;
     }
   }
-  st.shared_routes.for_each_match(msg.topic, [&](const std::string& gid) {
-    auto g = st.groups.find(gid);
+  for (auto& key : local ? st.local_groups : groups) {
+    auto g = st.groups.find(key);
     if (g == st.groups.end())
-      return;
+      continue;
     if (auto pick = g->second.pick({msg.publisher, msg.topic})) {
       if (auto i = st.sessions.find(pick->session); i != st.sessions.end()) {
         self->send(i->second.handle, deliver_atom::value, msg,
@@ -206,7 +280,7 @@ void route(router_actor* self, const broker::message& msg, bool local = true) {
         ++deliveries;
       }
     }
-  });
+  }
   if (deliveries == 0)
     bump(st.ctx->stats.messages_dropped);
 }
@@ -220,13 +294,11 @@ void remove_subscription(router_actor* self, caf::actor_id session,
     st.routes.erase(f.topic_filter, k);
     return;
   }
-  auto gid = group_id(*f.share_group, f.topic_filter);
+  auto gid = route_key_of(f);
   if (auto g = st.groups.find(gid); g != st.groups.end()) {
     g->second.leave(k);
-    if (g->second.size() == 0) {
+    if (g->second.size() == 0)
       st.groups.erase(g);
-      st.shared_routes.erase(f.topic_filter, gid);
-    }
   }
 }
 
@@ -250,7 +322,7 @@ void subscribe(router_actor* self, broker::subscribe_filter f,
   route_key k{sender.id(), f.subscription};
   add_own_route(self, route_key_of(f));
   if (f.share_group) {
-    auto gid = group_id(*f.share_group, f.topic_filter);
+    auto gid = route_key_of(f);
     auto g = st.groups.find(gid);
     if (g == st.groups.end())
       g = st.groups
@@ -259,7 +331,6 @@ void subscribe(router_actor* self, broker::subscribe_filter f,
                             [self] { return self->state.rng(); }))
             .first;
     g->second.join(k);
-    st.shared_routes.insert(f.topic_filter, gid);
   } else {
     st.routes.insert(f.topic_filter, k);
   }
@@ -332,7 +403,9 @@ std::string list_subscriptions(router_actor* self) {
 caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
   auto& st = self->state;
   st.ctx = ctx;
+  st.me = ctx->node->cfg.name.str();
   st.rng.seed(static_cast<uint64_t>(ctx->node->now_ms()));
+  ctx->node->rnd(reinterpret_cast<unsigned char*>(&st.id_base), sizeof st.id_base);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.sessions.find(dm.source.id());
@@ -368,7 +441,11 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
           && table == "routes")
         on_remote_route(self, owner, key, present);
     },
-    [self](publish_atom, const broker::message& msg) { route(self, msg); },
+    [self](publish_atom, broker::message& msg) {
+      auto& st = self->state;
+      msg.id = st.id_base + ++st.published;
+      route(self, msg);
+    },
     [](bool) {
       // The merge server's answer to one of our route writes (sent, not
       // requested: nothing to do with it).
@@ -407,13 +484,14 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
         st.retained.set(m.topic, m);
       update_gauges(self);
     },
-    [self](remote_publish_atom, const broker::message& msg) {
+    [self](remote_publish_atom, const broker::message& msg,
+           const std::vector<std::string>& groups) {
       // From the data channel's inbox: another node routed it here.
       if (self->current_sender()
           && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(
                self->state.inbox)) {
         ++self->state.received_remote;
-        route(self, msg, false);
+        route(self, msg, false, groups);
       }
     },
     [self](attach_atom, const caf::actor& outbox, const caf::actor& inbox) {

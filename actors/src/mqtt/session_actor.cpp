@@ -1,13 +1,16 @@
 #include "starling/actors/mqtt/session_actor.hpp"
 
 #include <array>
+#include <deque>
 #include <memory>
 #include <random>
+#include <unordered_set>
 
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/message_wire.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
@@ -38,8 +41,35 @@ struct session_state {
   uint32_t uncredited = 0; ///< packets of the current connection processed
   std::array<uint64_t, 4> timer_gen{};
   std::mt19937_64 rng;
+  // -- moving between nodes --
+  /// The node agent of the node holding this client's session, asked once
+  /// (takeover) before the first channel opens.
+  caf::actor holder;
+  bool fetching = false; ///< waiting for the holder's answer
+  /// Set once this session has moved to another node: what is still routed
+  /// here goes there until the grace period ends.
+  caf::actor moved_to;
+  /// Ids of messages received since the session arrived from another node
+  /// (each may come twice: directly and through the old node), in order,
+  /// bounded; empty once the window closed.
+  std::unordered_set<uint64_t> seen;
+  std::deque<uint64_t> seen_order;
+  bool dedup = false;
+  uint64_t second_copies = 0; ///< dropped by the window above
   static inline const char* name = "mqtt_session";
 };
+
+/// How long to wait for the node holding the session.
+constexpr auto takeover_timeout = std::chrono::seconds(5);
+/// How long a session that moved keeps its subscriptions here and passes on
+/// what they route: until every node has learnt the new node's routes.
+constexpr auto handover_grace = std::chrono::seconds(2);
+/// How long the new session drops second copies of messages, and how many
+/// ids it remembers meanwhile.
+constexpr auto dedup_window = std::chrono::seconds(5);
+constexpr size_t dedup_capacity = 100000;
+/// timer_atom kinds of this actor's own (the channel's are below 4).
+constexpr uint8_t handover_done = 254, dedup_done = 255;
 
 using session_actor = caf::stateful_actor<session_state>;
 
@@ -73,26 +103,88 @@ std::unique_ptr<broker::channel> make_channel(session_actor* self) {
 void run(session_actor* self, broker::effect_list effects,
          const caf::actor& target);
 
-/// The channel accepted a CONNECT: adopt it, taking the session over from
-/// the previous channel (kicking its connection if it is still open).
+void adopt(session_actor* self, const broker::open_session& o,
+           std::optional<broker::session> existing);
+
+/// The cluster name of the node `a` lives on.
+std::string node_of(session_actor* self, const caf::actor& a) {
+  if (!a)
+    return "?";
+  if (auto p = self->state.ctx->node->peers->find(a.node()))
+    return p->name;
+  return to_string(a.node());
+}
+
+/// Takes the session from the current channel for a new one (here or on
+/// another node), kicking its connection (0x8E) if it is still open. The
+/// session is not ending, it is taken over.
+std::optional<broker::session> release_current(session_actor* self) {
+  auto& st = self->state;
+  st.replacing = true;
+  if (st.current.chan->state() == broker::channel_state::connected)
+    run(self,
+        st.current.chan->kick(broker::reason_code::session_taken_over,
+                              now(self)),
+        st.current.conn);
+  st.replacing = false;
+  return st.current.chan->release_session();
+}
+
+/// The channel accepted a CONNECT. When another node holds the client's
+/// session, it is taken over from there first (or discarded there, with
+/// Clean Start); meanwhile this actor handles nothing else.
 void open_session(session_actor* self, const broker::open_session& o) {
   auto& st = self->state;
-  if (o.client_id != st.client_id) {
-    st.client_id = o.client_id; // assigned by the channel
-    self->send(st.ctx->manager, register_atom::value, o.client_id);
+  if (st.current.chan || !st.holder) {
+    adopt(self, o, std::nullopt);
+    return;
   }
+  auto holder = std::exchange(st.holder, caf::actor{});
+  st.fetching = true;
+  self
+    ->request(holder, takeover_timeout, takeover_atom::value, o.client_id,
+              o.clean_start)
+    .await(
+      [self, o](const std::string& bytes, const caf::actor& old) {
+        auto& st = self->state;
+        st.fetching = false;
+        std::optional<broker::session> existing;
+        if (!bytes.empty()) {
+          existing = decode_session(self->system(), bytes,
+                                    st.ctx->settings.channel.session);
+          if (!existing)
+            st.ctx->node->log->warning("session of " + o.client_id + " from "
+                                       + node_of(self, old)
+                                       + " could not be read; starting anew");
+          // Until the old node's routes are gone everywhere, messages may
+          // come both directly and through it.
+          st.dedup = true;
+          self->delayed_send(self, dedup_window, timer_atom::value,
+                             dedup_done, uint64_t{0});
+        }
+        adopt(self, o, std::move(existing));
+      },
+      [self, o](caf::error& err) {
+        auto& st = self->state;
+        st.fetching = false;
+        st.ctx->node->log->debug("no session of " + o.client_id
+                                 + " to take over: " + describe(err));
+        adopt(self, o, std::nullopt);
+      });
+}
+
+/// Adopts the accepted channel with `existing` (from another node) or the
+/// session of the previous channel here (kicking its connection if it is
+/// still open).
+void adopt(session_actor* self, const broker::open_session& o,
+           std::optional<broker::session> existing) {
+  auto& st = self->state;
+  st.client_id = o.client_id; // possibly assigned by the channel
+  // Registers the id here (if assigned) and in the cluster's registry.
+  self->send(st.ctx->manager, register_atom::value, o.client_id);
   st.ctx->node->directory->rename(self->id(), "session:" + st.client_id);
-  std::optional<broker::session> existing;
-  if (st.current.chan) {
-    st.replacing = true;
-    if (st.current.chan->state() == broker::channel_state::connected)
-      run(self,
-          st.current.chan->kick(broker::reason_code::session_taken_over,
-                                now(self)),
-          st.current.conn);
-    st.replacing = false;
-    existing = st.current.chan->release_session();
-  }
+  if (st.current.chan)
+    existing = release_current(self);
   st.current = std::move(st.incoming);
   st.incoming = {};
   st.uncredited = 0;
@@ -104,8 +196,9 @@ void open_session(session_actor* self, const broker::open_session& o) {
 }
 
 /// Ends this actor once the client manager has forgotten it; a CONNECT
-/// forwarded meanwhile goes back to the manager.
-void end(session_actor* self, const std::string& reason) {
+/// forwarded meanwhile goes back to the manager. A session that `moved`
+/// leaves the registry entry to its new node.
+void end(session_actor* self, const std::string& reason, bool moved = false) {
   auto& st = self->state;
   if (st.ending)
     return;
@@ -113,8 +206,53 @@ void end(session_actor* self, const std::string& reason) {
   set_connected(self, false);
   st.ctx->node->log->debug("session " + st.client_id + " ended: " + reason);
   self->request(st.ctx->manager, caf::infinite, unregister_atom::value,
-                st.client_id)
+                st.client_id, moved)
     .then([self](caf::ok_atom) { self->quit(); });
+}
+
+/// Whether message `id` arrived already since this session moved here.
+bool second_copy(session_actor* self, uint64_t id) {
+  auto& st = self->state;
+  if (!st.dedup || id == 0)
+    return false;
+  if (st.seen.count(id)) {
+    ++st.second_copies;
+    return true;
+  }
+  if (st.seen_order.size() < dedup_capacity) {
+    st.seen.insert(id);
+    st.seen_order.push_back(id);
+  }
+  return false;
+}
+
+/// Another node's session of this client asks for it: kick the connection
+/// here (MQTT 5: DISCONNECT 0x8E), hand the session over (empty: Clean
+/// Start discards it) and pass on, for the grace period, what is still
+/// routed here.
+caf::result<std::string, caf::actor> hand_over(session_actor* self,
+                                               bool clean_start) {
+  auto& st = self->state;
+  if (st.ending || st.moved_to || st.fetching || !st.current.chan)
+    return fail("no session '" + st.client_id + "' on "
+                + st.ctx->node->cfg.name.str());
+  auto to = caf::actor_cast<caf::actor>(self->current_sender());
+  auto existing = release_current(self);
+  st.current = {};
+  set_connected(self, false);
+  std::string bytes;
+  if (existing && !clean_start)
+    bytes = encode_session(self->system(), *existing);
+  if (bytes.empty()) {
+    end(self, "discarded by a clean start on another node", true);
+  } else {
+    st.moved_to = to;
+    st.ctx->node->log->debug("session " + st.client_id + " moves to "
+                             + node_of(self, to));
+    self->delayed_send(self, handover_grace, timer_atom::value, handover_done,
+                       uint64_t{0});
+  }
+  return caf::make_result(std::move(bytes), caf::actor_cast<caf::actor>(self));
 }
 
 void send_packet(session_actor* self, const broker::send_packet& s,
@@ -187,7 +325,7 @@ void new_connection(session_actor* self, const broker::connect& c,
   st.incoming = {make_channel(self), conn};
   auto& chan = *st.incoming.chan;
   run(self, chan.handle_packet(broker::packet{c}, now(self)), conn);
-  if (st.incoming.chan) {
+  if (st.incoming.chan && !st.fetching) {
     // Refused (CONNACK failure sent): the previous channel, if any, stays.
     st.incoming = {};
     if (!st.current.chan)
@@ -208,10 +346,14 @@ void from_connection(session_actor* self, F f) {
 
 std::string describe(session_actor* self) {
   auto& st = self->state;
+  if (st.moved_to)
+    return "client " + st.client_id + ", moved to node "
+           + node_of(self, st.moved_to) + " (passing on what is still routed here)";
   if (!st.current.chan)
     return "client " + st.client_id + ", connecting";
   auto& ch = *st.current.chan;
-  std::string out = "client " + st.client_id + ", "
+  std::string out = "client " + st.client_id + ", on node "
+                    + st.ctx->node->cfg.name.str() + ", "
                     + std::string(to_string(ch.state())) + ", MQTT "
                     + std::string(to_string(ch.version()));
   if (auto s = ch.current_session()) {
@@ -220,14 +362,19 @@ std::string describe(session_actor* self) {
            + std::to_string(s->queue().size()) + " queued, "
            + std::to_string(s->counters().dropped()) + " dropped, expiry "
            + std::to_string(s->expiry_interval()) + " s";
+    if (st.second_copies > 0)
+      out += ", " + std::to_string(st.second_copies)
+             + " second copies dropped after moving here";
   }
   return out;
 }
 
 caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
-                         broker::connect first, caf::actor conn) {
+                         broker::connect first, caf::actor conn,
+                         caf::actor holder) {
   auto& st = self->state;
   st.ctx = ctx;
+  st.holder = std::move(holder);
   st.client_id = first.client_id;
   std::seed_seq seed{static_cast<unsigned>(self->id()),
                      static_cast<unsigned>(ctx->node->now_ms())};
@@ -278,9 +425,29 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
     [self](deliver_atom, const broker::message& msg,
            const std::vector<std::string>& keys) {
       auto& st = self->state;
-      if (st.current.chan && !st.ending)
+      if (st.moved_to) {
+        self->send(st.moved_to, peer_deliver_atom::value, to_wire(msg), keys);
+        return;
+      }
+      if (st.current.chan && !st.ending && !second_copy(self, msg.id))
         run(self, st.current.chan->deliver(msg, keys, now(self)),
             st.current.conn);
+    },
+    [self](peer_deliver_atom, message_wire& w,
+           const std::vector<std::string>& keys) {
+      // Routed to this client's old node while the session moved here.
+      auto& st = self->state;
+      if (!st.ctx->node->peers->allowed(self->current_sender()))
+        return;
+      auto msg = from_wire(std::move(w));
+      if (msg && st.current.chan && !st.ending && !second_copy(self, msg->id))
+        run(self, st.current.chan->deliver(*msg, keys, now(self)),
+            st.current.conn);
+    },
+    [self](takeover_atom, bool clean_start) -> caf::result<std::string, caf::actor> {
+      if (!self->state.ctx->node->peers->allowed(self->current_sender()))
+        return fail("not authenticated");
+      return hand_over(self, clean_start);
     },
     [self](retained_atom, const broker::message& msg, const std::string& key) {
       auto& st = self->state;
@@ -290,6 +457,18 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
     },
     [self](timer_atom, uint8_t kind, uint64_t gen) {
       auto& st = self->state;
+      if (self->current_sender() != self->ctrl())
+        return;
+      if (kind == handover_done) {
+        end(self, "moved to " + node_of(self, st.moved_to), true);
+        return;
+      }
+      if (kind == dedup_done) {
+        st.dedup = false;
+        st.seen.clear();
+        st.seen_order.clear();
+        return;
+      }
       if (kind >= st.timer_gen.size() || st.timer_gen[kind] != gen
           || !st.current.chan || st.ending)
         return;
@@ -313,9 +492,10 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
 } // namespace
 
 caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
-                         broker::connect first, const caf::actor& conn) {
+                         broker::connect first, const caf::actor& conn,
+                         const caf::actor& holder) {
   return manager->spawn<caf::linked>(session_fn, &ctx, std::move(first),
-                                    conn);
+                                    conn, holder);
 }
 
 } // namespace starling::actors::mqtt

@@ -100,6 +100,11 @@ struct message {
   /// When the message expires (accepted time plus its Message Expiry
   /// Interval), or nullopt if it never does.
   std::optional<std::int64_t> expires_at_ms;
+  /// Unique in the cluster, given by the router of the node that accepted
+  /// it (0: none yet). A session that moves to another node receives some
+  /// messages both directly and through its old node for a moment; the id
+  /// lets it deliver each once. Not compared by ==.
+  std::uint64_t id = 0;
 
   /// Whether the message has expired at `now_ms` and must no longer be
   /// delivered (MQTT 5 §3.3.2.3.3).

@@ -1,7 +1,8 @@
 #pragma once
 
-// broker::message as it travels on the data channel (flat, every field
-// CAF can serialize). One definition; a change bumps dist_protocol_version.
+// broker::message as it travels on the data channel, and broker::session as
+// it moves to another node in a takeover (flat, every field CAF can
+// serialize). One definition each; a change bumps dist_protocol_version.
 
 #include <cstdint>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "starling/broker/message.hpp"
+#include "starling/broker/session.hpp"
 
 namespace starling::actors::mqtt {
 
@@ -35,6 +37,7 @@ struct message_wire {
   bool has_correlation = false;
   std::string correlation;
   std::vector<std::string> user; ///< key, value, key, value, ...
+  uint64_t id = 0;
 };
 
 template <class Inspector>
@@ -43,7 +46,19 @@ typename Inspector::result_type inspect(Inspector& f, message_wire& x) {
            x.retain, x.publisher, x.timestamp_ms, x.expires, x.expires_at_ms,
            x.has_props, x.payload_format, x.has_content_type, x.content_type,
            x.has_response_topic, x.response_topic, x.has_correlation,
-           x.correlation, x.user);
+           x.correlation, x.user, x.id);
+}
+
+/// A message forwarded to another node, with the shared subscription groups
+/// ("$share/g/f") the sending node picked that node for.
+struct forward_wire {
+  message_wire msg;
+  std::vector<std::string> groups;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, forward_wire& x) {
+  return f(caf::meta::type_name("mqtt_forward"), x.msg, x.groups);
 }
 
 message_wire to_wire(const broker::message& m);
@@ -56,5 +71,18 @@ std::string encode_message(caf::actor_system& sys, const broker::message& m);
 /// Nullopt for bytes that are not an encoded message.
 std::optional<broker::message> decode_message(caf::actor_system& sys,
                                               const std::string& bytes);
+
+/// A session as bytes (CAF's binary format): what a node hands over when a
+/// client it held connects to another node (subscriptions, inflight QoS 1/2
+/// flows, queued messages, inbound QoS 2 ids, packet id and counters).
+std::string encode_session(caf::actor_system& sys, broker::session& s);
+/// Nullopt for bytes that are not an encoded session; `config` is the
+/// receiving node's (the channel applies it again when it adopts).
+std::optional<broker::session> decode_session(caf::actor_system& sys,
+                                              const std::string& bytes,
+                                              const broker::session_config& config);
+
+/// Announces these types to an actor system (main and data).
+void register_message_wire_types(caf::actor_system_config& cfg);
 
 } // namespace starling::actors::mqtt

@@ -1,7 +1,7 @@
 #pragma once
 
-// Messages between the MQTT actors of one node (never sent to other nodes;
-// the cluster messages come with the clustered broker).
+// Messages between the MQTT actors of a node, and between nodes for
+// session takeover and the message delivery channel.
 //
 //   listener --fork--> connection --(connect pkt)--> client manager
 //   client manager --(connect pkt, connection)--> session (new or existing)
@@ -51,11 +51,27 @@ using credit_atom = caf::atom_constant<caf::atom("m_credit")>;
 using activity_atom = caf::atom_constant<caf::atom("m_active")>;
 
 // -- session <-> client manager -------------------------------------------------
-/// session -> manager: (register, client_id) for an id the channel assigned.
 using register_atom = caf::atom_constant<caf::atom("m_register")>;
-/// session -> manager: (unregister, client_id) -> ok; the session exits after
-/// the answer and bounces any CONNECT forwarded to it meanwhile.
+/// session -> manager: (register, client_id) for an id the channel assigned,
+/// and after every CONNECT it accepted: the manager records the client in
+/// the cluster's session registry (table `session_registry`, id -> node).
+/// session -> manager: (unregister, client_id, bool moved) -> ok; the
+/// session exits after the answer and bounces any CONNECT forwarded to it
+/// meanwhile. The registry entry goes unless the session `moved` to another
+/// node (which has written its own).
 using unregister_atom = caf::atom_constant<caf::atom("m_unreg")>;
+
+// -- sessions across nodes (the session registry) --------------------------------
+/// (m_takeover, string client_id, bool clean_start) new session -> the node
+/// agent of the node the registry names -> its client manager -> the
+/// session, which kicks its connection (MQTT 5: DISCONNECT 0x8E) and
+/// answers (string session, actor old_session): the encoded session
+/// (message_wire.hpp), or empty when Clean Start discards it. An error
+/// means there was no such session there.
+using takeover_atom = caf::atom_constant<caf::atom("m_takeover")>;
+/// (m_pdeliver, message_wire, vector<string> keys) old session -> new
+/// session: a message routed to the old node while the session moved.
+using peer_deliver_atom = caf::atom_constant<caf::atom("m_pdeliver")>;
 
 // -- session <-> router ---------------------------------------------------------
 /// session -> router: (publish, broker::message)

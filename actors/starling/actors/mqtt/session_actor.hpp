@@ -15,7 +15,12 @@ struct mqtt_context;
 /// manager spawns it for the first CONNECT of a client id and forwards
 /// later CONNECTs of that id to it, so a takeover on this node keeps the
 /// session, and the router's entries, in one actor.
+///
+/// `holder` is the node agent of another node the session registry names
+/// for this client id: before opening, the session is taken over from there
+/// (or discarded there, with Clean Start).
 caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
-                         broker::connect first, const caf::actor& conn);
+                         broker::connect first, const caf::actor& conn,
+                         const caf::actor& holder);
 
 } // namespace starling::actors::mqtt
