@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <caf/abstract_actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/actor_cast.hpp>
 
 namespace starling::actors {
@@ -13,15 +14,15 @@ void actor_directory::add(const caf::actor& a, std::string name,
     std::lock_guard<std::mutex> guard(mtx_);
     entries_.push_back({a.id(), std::move(name), std::move(kind), a});
   }
-  auto id = a.id();
+  auto addr = a.address();
   caf::actor_cast<caf::abstract_actor*>(a)->attach_functor(
-    [this, id] { remove(id); });
+    [this, addr] { remove(addr); });
 }
 
-void actor_directory::rename(caf::actor_id id, std::string name) {
+void actor_directory::rename(const caf::actor_addr& a, std::string name) {
   std::lock_guard<std::mutex> guard(mtx_);
   for (auto& e : entries_)
-    if (e.id == id)
+    if (e.handle.address() == a)
       e.name = std::move(name);
 }
 
@@ -39,10 +40,10 @@ actor_directory::find(const std::string& id_or_name) const {
   return std::nullopt;
 }
 
-void actor_directory::remove(caf::actor_id id) {
+void actor_directory::remove(const caf::actor_addr& a) {
   std::lock_guard<std::mutex> guard(mtx_);
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
-                                [id](const entry& e) { return e.id == id; }),
+                                [&](const entry& e) { return e.handle.address() == a; }),
                  entries_.end());
 }
 

@@ -100,9 +100,13 @@ int run_node(const runtime::node_config& cfg) {
   ctx.db = &db_ctx;
   db_ctx.manager = db::spawn_db_manager(db_ctx);
   std::string data_error;
-  std::optional<mqtt::data_plane> data;
-  data.emplace(ctx, data_error);
-  mqtt_ctx.outbox = data->outbox();
+  // The message delivery channel: one link (actor system, port) per pool
+  // member.
+  std::vector<std::unique_ptr<mqtt::data_plane>> data;
+  for (uint16_t i = 0; i < cfg.data_pool_size && data_error.empty(); ++i) {
+    data.push_back(std::make_unique<mqtt::data_plane>(ctx, i, data_error));
+    mqtt_ctx.outboxes.push_back(data.back()->outbox());
+  }
   mqtt::spawn_broker_actors(mqtt_ctx);
   auto agent = spawn_node_agent(ctx);
   auto gk = spawn_gatekeeper(ctx, agent);
@@ -114,7 +118,8 @@ int run_node(const runtime::node_config& cfg) {
   if (port && data_error.empty()) {
     mqtt_port = mqtt::start_broker(mqtt_ctx);
     if (mqtt_port)
-      data->attach(mqtt_ctx.router);
+      for (auto& d : data)
+        d->attach(mqtt_ctx.router);
   }
   if (!data_error.empty()) {
     log.error(data_error);
@@ -132,7 +137,9 @@ int run_node(const runtime::node_config& cfg) {
   } else {
     log.info("node started: role " + runtime::to_string(cfg.role)
              + ", distribution port " + std::to_string(*port)
-             + ", message port " + std::to_string(data->port()) + ", MQTT "
+             + ", message port " + std::to_string(data.front()->port())
+             + (data.size() > 1 ? "-" + std::to_string(data.back()->port()) : "")
+             + ", MQTT "
              + mqtt_ctx.settings.tcp.host + ":" + std::to_string(*mqtt_port)
              + ", tick " + std::to_string(cfg.tick_ms) + " ms, version "
              STARLING_VERSION);
@@ -145,8 +152,8 @@ int run_node(const runtime::node_config& cfg) {
   for (auto& e : directory.list())
     caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   directory.clear();
-  mqtt_ctx.outbox = nullptr;
-  data.reset(); // the data actor system ends before the main one
+  mqtt_ctx.outboxes.clear();
+  data.clear(); // the data actor systems end before the main one
   db_ctx.manager = nullptr;
   db_ctx.merge_server = nullptr;
   db_ctx.shards.clear();

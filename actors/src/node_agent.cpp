@@ -71,8 +71,9 @@ void publish_view(agent_actor* self) {
       running.push_back(to_wire(*m));
       agents.push_back(link.agent);
     }
-  if (st.ctx->mqtt && st.ctx->mqtt->outbox)
-    self->send(st.ctx->mqtt->outbox, mqtt::data_peers_atom::value, running);
+  if (st.ctx->mqtt)
+    for (auto& outbox : st.ctx->mqtt->outboxes)
+      self->send(outbox, mqtt::data_peers_atom::value, running);
   if (st.ctx->mqtt && st.ctx->mqtt->manager)
     self->send(st.ctx->mqtt->manager, members_atom::value, running, agents);
   self->send(st.ctx->db->manager, members_atom::value, std::move(running),

@@ -34,6 +34,11 @@ const std::vector<config_key>& config_schema() {
      "message delivery port between nodes; default the distribution port "
      "+ 1000 (5370 for 4370)",
      k::unsigned_int, 1, 65535},
+    {"node.data_pool_size", "1",
+     "links per pair of nodes on the message delivery channel, on ports "
+     "data_port .. data_port + size - 1 (a topic always takes the same "
+     "link); the same on every node",
+     k::unsigned_int, 1, 16},
     {"node.scheduler", "sharing",
      "CAF scheduler: stealing (work stealing, idle workers poll) or sharing "
      "(one shared queue, idle workers sleep until woken)",
@@ -332,6 +337,14 @@ config_result validate(layered values) {
   else {
     res.error = "node.data_port: the distribution port " + std::to_string(cfg.dist_port)
                 + " + 1000 is not a TCP port; set node.data_port";
+    return res;
+  }
+  cfg.data_pool_size = static_cast<uint16_t>(
+    std::stoul(values.at("node.data_pool_size").first));
+  if (cfg.data_port + cfg.data_pool_size - 1 > 65535) {
+    res.error = "node.data_pool_size: ports " + std::to_string(cfg.data_port)
+                + " + " + std::to_string(cfg.data_pool_size - 1)
+                + " exceed 65535; lower node.data_port or the pool size";
     return res;
   }
   cfg.tick_ms = static_cast<uint32_t>(std::stoul(values.at("node.tick_ms").first));

@@ -7,8 +7,9 @@ clients (paho)."""
 import os
 import re
 import signal
+import socket
 
-from harness import ClusterTest, wait_until
+from harness import ClusterTest, free_port, wait_until
 from mqtt_client import Client
 
 
@@ -169,3 +170,57 @@ class ClusterRetainedTest(RoutesBase):
         for n, cid in ((c1, "late-c1"), (r1, "late-r1b")):
             wait_until(lambda: retained_on(n, cid) is None or None, 10,
                        f"the retained message cleared on {n.name}")
+
+
+def two_free_ports():
+    """A port p with p + 1 free as well (a pool of two links)."""
+    for _ in range(50):
+        p = free_port()
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise AssertionError("no two consecutive free ports")
+
+
+class DataPoolTest(ClusterTest):
+    """node.data_pool_size 2: two links per pair of nodes; each topic keeps
+    one link (and its order), different topics use both."""
+
+    def test_two_links_carry_every_message_in_order(self):
+        pool = {"STARLING_NODE__DATA_POOL_SIZE": "2"}
+        a = self.node("pa", mqtt=True, env={
+            **os.environ, **pool,
+            "STARLING_NODE__DATA_PORT": str(two_free_ports())})
+        b = self.node("pb", mqtt=True, env={
+            **os.environ, **pool,
+            "STARLING_NODE__DATA_PORT": str(two_free_ports()),
+            "STARLING_CLUSTER__STATIC__SEEDS": a.target})
+        names = sorted([a.name, b.name])
+        wait_until(lambda: a.cluster_status()["running_nodes"] == names or None,
+                   20, "two nodes")
+        sub = Client(b.mqtt_port, client_id="pool-sub")
+        self.addCleanup(sub.disconnect)
+        sub.subscribe("p/#", qos=1)
+        wait_until(lambda: ("p/#", b.name) in routes(a) or None, 10, "p/# on a")
+        pub = Client(a.mqtt_port, client_id="pool-pub")
+        self.addCleanup(pub.disconnect)
+        topics = [f"p/{i}" for i in range(16)]
+        for i in range(400):
+            pub.publish(topics[i % 16], str(i), qos=1, wait=False)
+        got = sub.expect_n(400, timeout=20)
+        per_topic = {}
+        for m in got:
+            per_topic.setdefault(m.topic, []).append(int(m.payload))
+        for t in topics:
+            want = [i for i in range(400) if topics[i % 16] == t]
+            self.assertEqual(per_topic.get(t), want, f"order on {t}")
+        # Both links of a carried messages.
+        listing = a.eval("actors()").stdout
+        sent = {name: int(n) for name, n in re.findall(
+            r"(data_outbox(?::1)?)\s.*?(\d+) sent in", listing)}
+        self.assertEqual(set(sent), {"data_outbox", "data_outbox:1"}, listing)
+        self.assertEqual(sum(sent.values()), 400, listing)
+        self.assertTrue(all(n > 0 for n in sent.values()), sent)

@@ -119,6 +119,7 @@ struct destination {
 
 struct outbox_state {
   node_context* data = nullptr;
+  uint16_t index = 0; ///< link of the pool: peers listen on data_port + index
   caf::node_id main;
   caf::actor own_inbox; ///< introduced to the nodes we connect to
   std::map<std::string, destination> nodes;
@@ -197,8 +198,10 @@ void connect_to(outbox_actor* self, const std::string& node) {
 }
 
 caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
-                              caf::node_id main, caf::actor own_inbox) {
+                              caf::node_id main, caf::actor own_inbox,
+                              uint16_t index) {
   self->state.data = data;
+  self->state.index = index;
   self->state.main = main;
   self->state.own_inbox = std::move(own_inbox);
   self->set_down_handler([self](caf::down_msg& dm) {
@@ -267,13 +270,14 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
       std::map<std::string, destination> next;
       for (auto& m : members) {
         auto& d = next[m.name];
+        auto port = static_cast<uint16_t>(m.data_port + st.index);
         if (auto old = st.nodes.find(m.name);
-            old != st.nodes.end() && old->second.port == m.data_port) {
+            old != st.nodes.end() && old->second.port == port) {
           d = std::move(old->second);
           continue;
         }
         d.host = m.host;
-        d.port = m.data_port;
+        d.port = port;
       }
       st.nodes = std::move(next);
       // Connect ahead of the first message: a flood must not start by
@@ -310,7 +314,7 @@ struct data_plane::impl {
   uint16_t port = 0;
 };
 
-data_plane::data_plane(node_context& node, std::string& error)
+data_plane::data_plane(node_context& node, uint16_t index, std::string& error)
   : impl_(std::make_unique<impl>()) {
   auto& p = *impl_;
   p.cfg.load<caf::io::middleman>();
@@ -326,18 +330,29 @@ data_plane::data_plane(node_context& node, std::string& error)
   p.data.sys = p.sys.get();
   p.data.peers = &*p.peers;
   p.main = node.sys->node();
+  // The node's own main system (its shell asks the data actors for their
+  // state): trusted, hidden, so never taken for a peer forwarding messages.
+  p.peers->add(p.main, {node.cfg.name.str() + " (main)", true, {},
+                        node.now_ms()});
+  // Link 0 keeps the plain names; the others are numbered.
+  auto suffix = index == 0 ? std::string() : ":" + std::to_string(index);
   p.inbox = p.sys->spawn(inbox_behavior, &p.data, p.main);
-  node.directory->add(p.inbox, "data_inbox", "data_inbox");
-  p.outbox = p.sys->spawn(outbox_behavior, &p.data, p.main, p.inbox);
-  node.directory->add(p.outbox, "data_outbox", "data_outbox");
+  node.directory->add(p.inbox, "data_inbox" + suffix, "data_inbox");
+  p.outbox = p.sys->spawn(outbox_behavior, &p.data, p.main, p.inbox, index);
+  node.directory->add(p.outbox, "data_outbox" + suffix, "data_outbox");
   p.gatekeeper = spawn_gatekeeper(p.data, p.inbox);
-  node.directory->rename(p.gatekeeper.id(), "data_gatekeeper");
-  auto port = p.sys->middleman().publish(p.gatekeeper, node.cfg.data_port,
-                                         nullptr, true);
+  node.directory->rename(p.gatekeeper.address(), "data_gatekeeper" + suffix);
+  auto want = static_cast<uint16_t>(node.cfg.data_port + index);
+  auto port = p.sys->middleman().publish(p.gatekeeper, want, nullptr, true);
   if (!port) {
     error = "cannot listen on the message delivery port "
-            + std::to_string(node.cfg.data_port) + ": " + p.sys->render(port.error())
-            + " (set node.data_port, env STARLING_NODE__DATA_PORT)";
+            + std::to_string(want) + ": " + p.sys->render(port.error())
+            + " (set node.data_port, env STARLING_NODE__DATA_PORT"
+            + (index > 0 ? "; link " + std::to_string(index)
+                             + " of node.data_pool_size uses data_port + "
+                             + std::to_string(index)
+                         : std::string())
+            + ")";
     return;
   }
   p.port = *port;

@@ -79,9 +79,11 @@ struct router_state {
   /// published topic (the clustered publish path).
   broker::topic_trie<std::string> remote_trie;
   caf::actor merge_server;
-  /// The message delivery channel to other nodes (data_plane.hpp).
-  caf::actor outbox;
-  caf::actor inbox;
+  /// The message delivery channel to other nodes (data_plane.hpp): one
+  /// outbox and inbox per link of the pool; a topic takes link
+  /// hash(topic) % size, so its messages keep their order.
+  std::vector<caf::actor> outboxes;
+  std::vector<caf::actor> inboxes;
   /// Reused by every publish: nodes with a matching route -> the shared
   /// groups picked for them; the groups picked for this node.
   std::map<std::string, std::vector<std::string>> remote_targets;
@@ -225,10 +227,14 @@ void forward(router_actor* self, const broker::message& msg) {
     st.remote_trie.for_each_match(msg.topic, [&](const std::string& node) {
       targets[node];
     });
-  if (!st.outbox || targets.empty())
+  if (st.outboxes.empty() || targets.empty())
     return;
+  auto& outbox = st.outboxes.size() == 1
+                   ? st.outboxes[0]
+                   : st.outboxes[broker::detail::stable_hash(msg.topic)
+                                 % st.outboxes.size()];
   for (auto& [node, groups] : targets)
-    self->send(st.outbox, forward_atom::value, node, msg, groups);
+    self->send(outbox, forward_atom::value, node, msg, groups);
   st.forwarded += targets.size();
 }
 
@@ -487,9 +493,11 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     [self](remote_publish_atom, const broker::message& msg,
            const std::vector<std::string>& groups) {
       // From the data channel's inbox: another node routed it here.
-      if (self->current_sender()
-          && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(
-               self->state.inbox)) {
+      auto& inboxes = self->state.inboxes;
+      auto s = self->current_sender();
+      if (s && std::any_of(inboxes.begin(), inboxes.end(), [&](auto& i) {
+            return s == caf::actor_cast<caf::strong_actor_ptr>(i);
+          })) {
         ++self->state.received_remote;
         route(self, msg, false, groups);
       }
@@ -497,8 +505,8 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     [self](attach_atom, const caf::actor& outbox, const caf::actor& inbox) {
       auto s = self->current_sender();
       if (s && s->node() == self->node()) {
-        self->state.outbox = outbox;
-        self->state.inbox = inbox;
+        self->state.outboxes.push_back(outbox);
+        self->state.inboxes.push_back(inbox);
       }
     },
     [self](subscribe_atom, broker::subscribe_filter& f,

@@ -24,8 +24,10 @@ public:
   /// Enters `a`; it is removed automatically when it terminates.
   void add(const caf::actor& a, std::string name, std::string kind);
 
-  /// Renames an entry (e.g. a connection learns its client id).
-  void rename(caf::actor_id id, std::string name);
+  /// Renames an entry (e.g. a connection learns its client id). By address:
+  /// the node's second actor system (the message channel) numbers its
+  /// actors from 1 as well, so an id alone is ambiguous.
+  void rename(const caf::actor_addr& a, std::string name);
 
   std::vector<entry> list() const;
 
@@ -36,7 +38,7 @@ public:
   void clear();
 
 private:
-  void remove(caf::actor_id id);
+  void remove(const caf::actor_addr& a);
 
   mutable std::mutex mtx_;
   std::vector<entry> entries_;

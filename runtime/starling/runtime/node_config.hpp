@@ -67,6 +67,8 @@ struct node_config {
   uint16_t dist_port = base_dist_port;
   /// Port of the message delivery channel (node.data_port).
   uint16_t data_port = base_dist_port + 1000;
+  /// Links per pair of nodes (node.data_pool_size): link i on data_port + i.
+  uint16_t data_pool_size = 1;
   uint32_t tick_ms = 2000;
   /// Every key's final value and where it came from ("default", the config
   /// file's path, an environment variable, "command line"). All values have

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <vector>
+
 #include <caf/actor.hpp>
 
 #include "starling/actors/mqtt/metrics.hpp"
@@ -19,8 +21,9 @@ struct mqtt_context {
   mqtt::metrics stats;
   caf::actor router;
   caf::actor manager;
-  /// The message delivery channel's outbox (data_plane.hpp).
-  caf::actor outbox;
+  /// The message delivery channel's outboxes, one per link of the pool
+  /// (data_plane.hpp).
+  std::vector<caf::actor> outboxes;
 };
 
 } // namespace starling::actors::mqtt

@@ -28,9 +28,9 @@ namespace starling::actors::mqtt {
 
 class data_plane {
 public:
-  /// Starts the data actor system and listens on cfg.data_port. On failure
-  /// `error` is set.
-  data_plane(node_context& node, std::string& error);
+  /// Starts the data actor system of link `index` of the pool and listens
+  /// on cfg.data_port + index. On failure `error` is set.
+  data_plane(node_context& node, uint16_t index, std::string& error);
   ~data_plane();
   data_plane(const data_plane&) = delete;
   data_plane& operator=(const data_plane&) = delete;
