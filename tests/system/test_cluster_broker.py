@@ -20,6 +20,10 @@ import subprocess
 import time
 import unittest
 
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
 from harness import BIN, ClusterTest, wait_until
 from mqtt_client import V5, V311, Client
 
@@ -369,7 +373,13 @@ class TakeoverAcrossNodesTest(ClusterBrokerBase):
         mover = Client(c1.mqtt_port, "mover", version=V5, clean=False,
                        session_expiry=300)
         self.addCleanup(mover.disconnect)
-        self.assertEqual(mover.subscribe("mv/#", qos=1), (1,))
+        # The subscription's options must move too: identifier and No Local.
+        props = Properties(PacketTypes.SUBSCRIBE)
+        props.SubscriptionIdentifier = 7
+        rc, mid = mover.c.subscribe(
+            "mv/#", options=paho.SubscribeOptions(qos=1, noLocal=True),
+            properties=props)
+        self.assertEqual(mover.subacks.get(timeout=10)[0], mid)
         self.wait_routes(nodes, {("mv/#", c1.name)}, "mv/# at c1")
         # A clean v5 DISCONNECT (reason 0): the session (expiry 300) stays
         # on c1 with its subscription and its route.
@@ -393,13 +403,17 @@ class TakeoverAcrossNodesTest(ClusterBrokerBase):
         self.assertEqual(back.connack_rc, 0)
         self.assertTrue(back.connack_flags["session present"],
                         f"CONNACK on c3: {back.connack_flags}")
-        got = [(m.topic, m.payload.decode(), m.qos)
-               for m in back.expect_n(self.COUNT, timeout=20)]
+        msgs = back.expect_n(self.COUNT, timeout=20)
+        got = [(m.topic, m.payload.decode(), m.qos) for m in msgs]
         self.assertEqual(got, [(f"mv/{i}", str(i), 1) for i in range(self.COUNT)])
+        self.assertEqual({tuple(m.properties.SubscriptionIdentifier) for m in msgs},
+                         {(7,)})
 
         self.wait_registry(nodes, "mover", c3, not_owner=[c1])
         self.wait_routes(nodes, {("mv/#", c3.name)}, "mv/# only at c3")
-        # Nothing more than the 50: the next message is a new one.
+        # Nothing more than the 50: the next message is a new one (and not
+        # the client's own: No Local moved with the subscription).
+        back.publish("mv/self", "own", qos=1)
         pub.publish("mv/end", "end", qos=1)
         m = back.expect(timeout=10)
         self.assertEqual((m.topic, m.payload), ("mv/end", b"end"),
