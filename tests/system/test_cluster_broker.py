@@ -25,7 +25,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from harness import BIN, ClusterTest, wait_until
-from mqtt_client import V5, V311, Client
+from mqtt_client import (V5, V311, Client, connect_packet, raw_connect,
+                         read_packet)
 
 SHORTS = ("c1", "c2", "c3", "r1", "r2")
 
@@ -487,6 +488,49 @@ class TakeoverWhilePublishingTest(ClusterBrokerBase):
         self.assertEqual(len(got_new), len(set(got_new)),
                          "the new connection got a message twice")
         self.assertLessEqual(len(twice), 32)
+
+
+class DoubleMoveTest(ClusterBrokerBase):
+    """c1 -> c2 -> r1 in quick succession: the messages in flight on c2
+    (never acknowledged there) arrive on r1, whichever node r1 asks."""
+
+    def test_a_session_moved_twice_keeps_its_unacknowledged_messages(self):
+        nodes = self.start()
+        c1, c2, c3, r1, r2 = nodes
+        first = Client(c1.mqtt_port, "hopper", version=V5, clean=False,
+                       session_expiry=300)
+        self.addCleanup(first.disconnect)
+        self.assertEqual(first.subscribe("hop/#", qos=1), (1,))
+        self.wait_routes(nodes, {("hop/#", c1.name)}, "hop/# at c1")
+        first.disconnect()
+        pub = self.client(c3, "hop-pub", version=V5)
+        for i in range(10):
+            pub.publish(f"hop/{i}", str(i), qos=1)
+        wait_until(lambda: re.search(r"\b10 queued\b",
+                                     c1.eval("client hopper").stdout) or None,
+                   15, "10 messages queued on c1")
+        self.wait_registry(nodes, "hopper", c1)
+
+        # On c2: a raw MQTT 5 client that takes the session and never
+        # acknowledges (the 10 go out as QoS 1 and stay in flight there).
+        raw = raw_connect(c2.mqtt_port)
+        self.addCleanup(raw.close)
+        expiry = bytes([0x11]) + (300).to_bytes(4, "big")
+        raw.sendall(connect_packet("hopper", version=5, clean=False, props=expiry))
+        kind, body = read_packet(raw)
+        self.assertEqual((kind, body[0] & 1, body[1]), (0x20, 1, 0),
+                         "CONNACK with session present")
+        publishes = 0
+        while publishes < 10:
+            kind, _ = read_packet(raw)
+            publishes += kind >> 4 == 3
+        # At once on r1, which may still read c1 in its registry copy.
+        last = self.client(r1, "hopper", version=V5, clean=False,
+                           session_expiry=300)
+        self.assertTrue(last.connack_flags["session present"])
+        got = sorted(int(m.payload) for m in last.expect_n(10, timeout=20))
+        self.assertEqual(got, list(range(10)))
+        self.wait_registry(nodes, "hopper", r1, not_owner=[c1, c2])
 
 
 class CleanStartOnAnotherNodeTest(ClusterBrokerBase):

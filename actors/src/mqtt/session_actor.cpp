@@ -233,7 +233,13 @@ bool second_copy(session_actor* self, uint64_t id) {
 caf::result<std::string, caf::actor> hand_over(session_actor* self,
                                                bool clean_start) {
   auto& st = self->state;
-  if (st.ending || st.moved_to || st.fetching || !st.current.chan)
+  if (st.moved_to && !st.ending) {
+    // Moved on a moment ago; the asking node has not yet read the
+    // registry's new entry: its new session answers.
+    self->delegate(st.moved_to, takeover_atom::value, clean_start);
+    return caf::delegated<std::string, caf::actor>{};
+  }
+  if (st.ending || st.fetching || !st.current.chan)
     return fail("no session '" + st.client_id + "' on "
                 + st.ctx->node->cfg.name.str());
   auto to = caf::actor_cast<caf::actor>(self->current_sender());
