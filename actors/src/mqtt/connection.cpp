@@ -242,7 +242,7 @@ caf::behavior connection_fn(connection_broker* self,
       auto& st = self->state;
       st.session = session;
       st.client_id = client_id;
-      st.ctx->directory->rename(self->address(), "conn:" + client_id);
+      st.ctx->directory->rename(self, "conn:" + client_id);
       for (auto& pkt : st.held)
         to_session(self, std::move(pkt));
       st.held.clear();

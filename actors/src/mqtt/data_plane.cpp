@@ -341,7 +341,7 @@ data_plane::data_plane(node_context& node, uint16_t index, std::string& error)
   p.outbox = p.sys->spawn(outbox_behavior, &p.data, p.main, p.inbox, index);
   node.directory->add(p.outbox, "data_outbox" + suffix, "data_outbox");
   p.gatekeeper = spawn_gatekeeper(p.data, p.inbox);
-  node.directory->rename(p.gatekeeper.address(), "data_gatekeeper" + suffix);
+  node.directory->rename(caf::actor_cast<caf::abstract_actor*>(p.gatekeeper), "data_gatekeeper" + suffix);
   auto want = static_cast<uint16_t>(node.cfg.data_port + index);
   auto port = p.sys->middleman().publish(p.gatekeeper, want, nullptr, true);
   if (!port) {

@@ -182,7 +182,7 @@ void adopt(session_actor* self, const broker::open_session& o,
   st.client_id = o.client_id; // possibly assigned by the channel
   // Registers the id here (if assigned) and in the cluster's registry.
   self->send(st.ctx->manager, register_atom::value, o.client_id);
-  st.ctx->node->directory->rename(self->address(), "session:" + st.client_id);
+  st.ctx->node->directory->rename(self, "session:" + st.client_id);
   if (st.current.chan)
     existing = release_current(self);
   st.current = std::move(st.incoming);

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -24,10 +26,8 @@ public:
   /// Enters `a`; it is removed automatically when it terminates.
   void add(const caf::actor& a, std::string name, std::string kind);
 
-  /// Renames an entry (e.g. a connection learns its client id). By address:
-  /// the node's second actor system (the message channel) numbers its
-  /// actors from 1 as well, so an id alone is ambiguous.
-  void rename(const caf::actor_addr& a, std::string name);
+  /// Renames an entry (e.g. a connection learns its client id).
+  void rename(const caf::abstract_actor* a, std::string name);
 
   std::vector<entry> list() const;
 
@@ -38,10 +38,15 @@ public:
   void clear();
 
 private:
-  void remove(const caf::actor_addr& a);
+  /// By actor id and actor: the node's second actor system (the message
+  /// channel) numbers its actors from 1 as well, so an id alone is
+  /// ambiguous. Ordered by id for listings; O(log n) per change (a node
+  /// enters two actors per MQTT client).
+  using key = std::pair<caf::actor_id, const void*>;
+  void remove(key k);
 
   mutable std::mutex mtx_;
-  std::vector<entry> entries_;
+  std::map<key, entry> entries_;
 };
 
 } // namespace starling::actors
