@@ -277,8 +277,12 @@ class SubscribersEverywhereTest(ClusterBrokerBase):
         try:
             wait_until(reached, 60, "every subscriber to reach its total")
         except AssertionError:
+            channel = "\n".join(
+                f"{n.name}: {line.strip()}" for n in nodes
+                for line in n.eval("actors()").stdout.splitlines()
+                if "data_outbox" in line or "data_inbox" in line)
             raise AssertionError(f"counts (want exact {self.N}, others "
-                                 f"{total}): {counts()}") from None
+                                 f"{total}): {counts()}\n{channel}") from None
 
         # A final marker through every topic: anything late (a duplicate)
         # would arrive before it.

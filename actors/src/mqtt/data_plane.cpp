@@ -123,6 +123,10 @@ struct outbox_state {
   caf::node_id main;
   caf::actor own_inbox; ///< introduced to the nodes we connect to
   std::map<std::string, destination> nodes;
+  /// Introductions from nodes not (yet) running here: the node that
+  /// connects can learn of the membership change first, and introduces
+  /// itself once. Used when the node agent reports it.
+  std::map<std::string, caf::actor> early_intros;
   bool flush_pending = false;
   uint64_t sent = 0, dropped = 0, batches = 0;
   static inline const char* name = "data_outbox";
@@ -205,6 +209,9 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
   self->state.main = main;
   self->state.own_inbox = std::move(own_inbox);
   self->set_down_handler([self](caf::down_msg& dm) {
+    auto& early = self->state.early_intros;
+    for (auto i = early.begin(); i != early.end();)
+      i = i->second.address() == dm.source ? early.erase(i) : std::next(i);
     for (auto& [node, d] : self->state.nodes)
       if (d.inbox && d.inbox.address() == dm.source) {
         d.inbox = nullptr;
@@ -258,9 +265,14 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
     [self](intro_atom, const std::string& node, const caf::actor& inbox) {
       auto& st = self->state;
       auto s = self->current_sender();
+      if (!s || s->node() != self->node() || !inbox)
+        return; // from our own inbox only
       auto i = st.nodes.find(node);
-      if (!s || s->node() != self->node() || i == st.nodes.end())
-        return; // from our own inbox, for a running member only
+      if (i == st.nodes.end()) {
+        st.early_intros[node] = inbox;
+        self->monitor(inbox);
+        return;
+      }
       use_inbox(self, i->second, inbox);
     },
     [self](data_peers_atom, const std::vector<member_wire>& members) {
@@ -280,6 +292,13 @@ caf::behavior outbox_behavior(outbox_actor* self, node_context* data,
         d.port = port;
       }
       st.nodes = std::move(next);
+      for (auto& [node, d] : st.nodes)
+        if (auto e = st.early_intros.find(node);
+            e != st.early_intros.end() && !d.inbox) {
+          auto inbox = std::move(e->second);
+          st.early_intros.erase(e);
+          use_inbox(self, d, inbox);
+        }
       // Connect ahead of the first message: a flood must not start by
       // overflowing the queue of a connection still being made.
       for (auto& [node, d] : st.nodes)
