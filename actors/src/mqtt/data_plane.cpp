@@ -54,6 +54,9 @@ struct inbox_state {
   caf::node_id main;            ///< the node's main actor system
   caf::actor outbox;            ///< this node's (introductions go there)
   caf::actor router;
+  /// Introductions that came before attach (a peer can connect as soon as
+  /// the port is open, before the broker has started).
+  std::vector<std::pair<std::string, caf::actor>> early_intros;
   uint64_t received = 0, refused = 0;
   static inline const char* name = "data_inbox";
 };
@@ -64,9 +67,13 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
   self->state.main = main;
   return {
     [self](attach_atom, const caf::actor& router, const caf::actor& outbox) {
-      if (from_main_system(self, self->state.main)) {
-        self->state.router = router;
-        self->state.outbox = outbox;
+      auto& st = self->state;
+      if (from_main_system(self, st.main)) {
+        st.router = router;
+        st.outbox = outbox;
+        for (auto& [node, inbox] : st.early_intros)
+          self->send(st.outbox, intro_atom::value, node, inbox);
+        st.early_intros.clear();
       }
     },
     [self](forward_atom, std::vector<forward_wire>& batch) {
@@ -92,9 +99,12 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
       auto& st = self->state;
       auto sender = self->current_sender();
       auto p = sender ? st.data->peers->find(sender->node()) : std::nullopt;
-      if (!p || p->hidden || p->name != node || !st.outbox)
+      if (!p || p->hidden || p->name != node)
         return; // only an authenticated peer introduces itself
-      self->send(st.outbox, intro_atom::value, node, their_inbox);
+      if (!st.outbox)
+        st.early_intros.emplace_back(node, their_inbox);
+      else
+        self->send(st.outbox, intro_atom::value, node, their_inbox);
     },
     [self](inspect_atom) {
       auto& st = self->state;
