@@ -56,6 +56,15 @@ struct session_state {
   std::deque<uint64_t> seen_order;
   bool dedup = false;
   uint64_t second_copies = 0; ///< dropped by the window above
+  /// The old node's session while it passes messages on; until it says it
+  /// is done, messages routed here directly wait in `held`, so that what
+  /// went the old way (sent earlier) is delivered first: per-topic order
+  /// holds across the move.
+  caf::actor previous;
+  std::vector<std::pair<broker::message, std::vector<std::string>>> held;
+  /// Ids in `held` not yet delivered: a message that also comes the old way
+  /// goes out then, in the old way's order, and is skipped at release.
+  std::unordered_set<uint64_t> held_ids;
   static inline const char* name = "mqtt_session";
 };
 
@@ -63,11 +72,14 @@ struct session_state {
 constexpr auto takeover_timeout = std::chrono::seconds(5);
 /// How long a session that moved keeps its subscriptions here and passes on
 /// what they route: until every node has learnt the new node's routes.
-constexpr auto handover_grace = std::chrono::seconds(2);
+constexpr auto handover_grace = std::chrono::seconds(1);
 /// How long the new session drops second copies of messages, and how many
 /// ids it remembers meanwhile.
 constexpr auto dedup_window = std::chrono::seconds(5);
 constexpr size_t dedup_capacity = 100000;
+/// Direct messages held while the old node passes messages on; beyond,
+/// they are delivered at once (order across the move no longer kept).
+constexpr size_t max_held = 100000;
 /// timer_atom kinds of this actor's own (the channel's are below 4).
 constexpr uint8_t handover_done = 254, dedup_done = 255;
 
@@ -159,6 +171,7 @@ void open_session(session_actor* self, const broker::open_session& o) {
           // Until the old node's routes are gone everywhere, messages may
           // come both directly and through it.
           st.dedup = true;
+          st.previous = old;
           self->delayed_send(self, dedup_window, timer_atom::value,
                              dedup_done, uint64_t{0});
         }
@@ -226,6 +239,21 @@ bool second_copy(session_actor* self, uint64_t id) {
   return false;
 }
 
+/// Delivers the messages held while the old node passed messages on.
+void release_held(session_actor* self) {
+  auto& st = self->state;
+  st.previous = nullptr;
+  auto held = std::move(st.held);
+  auto ids = std::move(st.held_ids);
+  st.held.clear();
+  st.held_ids.clear();
+  if (!st.current.chan || st.ending)
+    return;
+  for (auto& [msg, keys] : held)
+    if (ids.count(msg.id))
+      run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
+}
+
 /// Another node's session of this client asks for it: kick the connection
 /// here (MQTT 5: DISCONNECT 0x8E), hand the session over (empty: Clean
 /// Start discards it) and pass on, for the grace period, what is still
@@ -243,6 +271,7 @@ caf::result<std::string, caf::actor> hand_over(session_actor* self,
     return fail("no session '" + st.client_id + "' on "
                 + st.ctx->node->cfg.name.str());
   auto to = caf::actor_cast<caf::actor>(self->current_sender());
+  release_held(self); // into the session: they move with it
   auto existing = release_current(self);
   st.current = {};
   set_connected(self, false);
@@ -435,9 +464,21 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         self->send(st.moved_to, peer_deliver_atom::value, to_wire(msg), keys);
         return;
       }
-      if (st.current.chan && !st.ending && !second_copy(self, msg.id))
-        run(self, st.current.chan->deliver(msg, keys, now(self)),
-            st.current.conn);
+      if (!st.current.chan || st.ending || second_copy(self, msg.id))
+        return;
+      if (st.previous && msg.id != 0 && st.held.size() < max_held) {
+        st.held.emplace_back(msg, keys);
+        st.held_ids.insert(msg.id);
+        return;
+      }
+      run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
+    },
+    [self](handover_end_atom) {
+      // The old node's session has passed on everything routed to it.
+      auto& st = self->state;
+      if (st.previous && self->current_sender()
+                           == caf::actor_cast<caf::strong_actor_ptr>(st.previous))
+        release_held(self);
     },
     [self](peer_deliver_atom, message_wire& w,
            const std::vector<std::string>& keys) {
@@ -445,10 +486,18 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       auto& st = self->state;
       if (!st.ctx->node->peers->allowed(self->current_sender()))
         return;
+      if (st.moved_to) { // and moved on again since
+        self->send(st.moved_to, peer_deliver_atom::value, std::move(w), keys);
+        return;
+      }
       auto msg = from_wire(std::move(w));
-      if (msg && st.current.chan && !st.ending && !second_copy(self, msg->id))
-        run(self, st.current.chan->deliver(*msg, keys, now(self)),
-            st.current.conn);
+      if (!msg || !st.current.chan || st.ending)
+        return;
+      // Also held from the direct way: it goes out now, in this way's order.
+      if (st.held_ids.erase(msg->id) == 0 && second_copy(self, msg->id))
+        return;
+      run(self, st.current.chan->deliver(*msg, keys, now(self)),
+          st.current.conn);
     },
     [self](takeover_atom, bool clean_start) -> caf::result<std::string, caf::actor> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
@@ -466,10 +515,12 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       if (self->current_sender() != self->ctrl())
         return;
       if (kind == handover_done) {
+        self->send(st.moved_to, handover_end_atom::value);
         end(self, "moved to " + node_of(self, st.moved_to), true);
         return;
       }
       if (kind == dedup_done) {
+        release_held(self); // the old node never said it was done
         st.dedup = false;
         st.seen.clear();
         st.seen_order.clear();

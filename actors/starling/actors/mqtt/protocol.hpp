@@ -72,6 +72,9 @@ using takeover_atom = caf::atom_constant<caf::atom("m_takeover")>;
 /// (m_pdeliver, message_wire, vector<string> keys) old session -> new
 /// session: a message routed to the old node while the session moved.
 using peer_deliver_atom = caf::atom_constant<caf::atom("m_pdeliver")>;
+/// (m_hoend) old session -> new session after its last m_pdeliver: what
+/// the new node received directly meanwhile (held back) may go out now.
+using handover_end_atom = caf::atom_constant<caf::atom("m_hoend")>;
 
 // -- session <-> router ---------------------------------------------------------
 /// session -> router: (publish, broker::message)
