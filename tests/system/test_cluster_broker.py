@@ -537,6 +537,55 @@ class DoubleMoveTest(ClusterBrokerBase):
         self.wait_registry(nodes, "hopper", r1, not_owner=[c1, c2])
 
 
+class SimultaneousConnectTest(ClusterBrokerBase):
+    """One client id connecting to two nodes at the same moment: however
+    the race goes (a takeover, or two sessions each unaware of the other),
+    one connection remains, the other is told 0x8E, and the registry names
+    the survivor's node everywhere."""
+
+    def test_one_of_two_simultaneous_connections_remains(self):
+        import threading
+        nodes = self.start()
+        c1, c2, c3, r1, r2 = nodes
+        for round_ in range(3):
+            cid = f"twin{round_}"
+            clients = {}
+
+            def connect(node):
+                clients[node.short] = Client(node.mqtt_port, cid, version=V5)
+
+            threads = [threading.Thread(target=connect, args=(n,)) for n in (c2, r2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(20)
+            for c in clients.values():
+                self.addCleanup(c.disconnect)
+            self.assertEqual(set(clients), {"c2", "r2"})
+
+            def one_left():
+                # Told to go (DISCONNECT) or not: paho's is_connected()
+                # lags behind the server's DISCONNECT.
+                left = [s for s, c in clients.items() if c.disconnects.empty()]
+                return left[0] if len(left) == 1 else None
+            try:
+                survivor = wait_until(one_left, 10, f"{cid}: one connection left")
+            except AssertionError:
+                raise AssertionError(
+                    f"{cid}: disconnects {[(k, c.disconnects.qsize()) for k, c in clients.items()]}; "
+                    + "; ".join(f"{n.short}: {n.eval('client ' + cid).stdout.strip()}"
+                                f" registry {registry(n, cid)[1]}" for n in (c2, r2))) from None
+            loser = "r2" if survivor == "c2" else "c2"
+            rc, _ = clients[loser].wait_disconnect(timeout=10)
+            self.assertEqual(getattr(rc, "value", rc), 0x8E, f"{cid} on {loser}")
+            owner = c2 if survivor == "c2" else r2
+            self.wait_registry(nodes, cid, owner)
+            how = ("two sessions, one superseded"
+                   if any(f"session {cid} superseded" in n.log_text() for n in (c2, r2))
+                   else "a takeover")
+            print(f"\n{cid}: {survivor} kept the client ({how})", flush=True)
+
+
 class CleanStartOnAnotherNodeTest(ClusterBrokerBase):
 
     def test_clean_start_kicks_the_old_connection_on_another_node(self):

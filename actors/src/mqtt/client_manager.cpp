@@ -24,6 +24,12 @@ namespace starling::actors::mqtt {
 namespace {
 
 constexpr const char* registry_table = "session_registry";
+/// How long the registry must name another node for a client id held here
+/// before the session here gives way (the registry's last write wins; an
+/// intermediate value of two racing writes must not count).
+constexpr auto supersede_after = std::chrono::milliseconds(500);
+/// (m_regcheck, string id, string node): manager to itself.
+using registry_check_atom = caf::atom_constant<caf::atom("m_regcheck")>;
 
 struct manager_state {
   mqtt_context* ctx = nullptr;
@@ -222,10 +228,23 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       if (table != registry_table || self->current_sender()
             != caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
         return;
-      if (present)
-        st.registry[id] = node;
-      else
+      if (!present) {
         st.registry.erase(id);
+        return;
+      }
+      st.registry[id] = node;
+      if (node != st.me && st.clients.count(id))
+        self->delayed_send(self, supersede_after, registry_check_atom::value,
+                           id, node);
+    },
+    [self](registry_check_atom, const std::string& id, const std::string& node) {
+      auto& st = self->state;
+      if (self->current_sender() != self->ctrl())
+        return;
+      auto r = st.registry.find(id);
+      auto c = st.clients.find(id);
+      if (r != st.registry.end() && r->second == node && c != st.clients.end())
+        self->send(c->second, superseded_atom::value, node);
     },
     [self](db::rreset_atom, const std::string& table) {
       auto& st = self->state;

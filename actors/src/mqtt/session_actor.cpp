@@ -61,6 +61,8 @@ struct session_state {
   /// went the old way (sent earlier) is delivered first: per-topic order
   /// holds across the move.
   caf::actor previous;
+  /// The node the session came from (superseded_atom from there is stale).
+  std::string taken_from;
   std::vector<std::pair<broker::message, std::vector<std::string>>> held;
   /// Ids in `held` not yet delivered: a message that also comes the old way
   /// goes out then, in the old way's order, and is skipped at release.
@@ -172,6 +174,7 @@ void open_session(session_actor* self, const broker::open_session& o) {
           // come both directly and through it.
           st.dedup = true;
           st.previous = old;
+          st.taken_from = node_of(self, old);
           self->delayed_send(self, dedup_window, timer_atom::value,
                              dedup_done, uint64_t{0});
         }
@@ -498,6 +501,21 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         return;
       run(self, st.current.chan->deliver(*msg, keys, now(self)),
           st.current.conn);
+    },
+    [self](superseded_atom, const std::string& node) {
+      // Another node opened a session for this client id at the same time
+      // and the registry kept its entry: give way as to a takeover.
+      auto& st = self->state;
+      if (self->current_sender()->node() != self->node() || st.fetching
+          || st.moved_to || st.ending || !st.current.chan
+          || node == st.taken_from)
+        return;
+      st.ctx->node->log->info("session " + st.client_id
+                              + " superseded by a session on " + node);
+      release_held(self);
+      release_current(self);
+      st.current = {};
+      end(self, "superseded by a session on " + node, true);
     },
     [self](takeover_atom, bool clean_start) -> caf::result<std::string, caf::actor> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))

@@ -75,6 +75,10 @@ using peer_deliver_atom = caf::atom_constant<caf::atom("m_pdeliver")>;
 /// (m_hoend) old session -> new session after its last m_pdeliver: what
 /// the new node received directly meanwhile (held back) may go out now.
 using handover_end_atom = caf::atom_constant<caf::atom("m_hoend")>;
+/// (m_supersed, string node) manager -> session: the registry has named
+/// `node` for this client id for a while (two CONNECTs on two nodes at once,
+/// each unaware of the other): the session here gives way.
+using superseded_atom = caf::atom_constant<caf::atom("m_supersed")>;
 
 // -- session <-> router ---------------------------------------------------------
 /// session -> router: (publish, broker::message)
