@@ -400,7 +400,7 @@ caf::behavior manager(manager_actor* self, db_context* db) {
   return {
     [self](members_atom, const std::vector<member_wire>& members,
            const std::vector<caf::actor>& agents) {
-      if (self->current_sender() && self->current_sender()->node() == self->node())
+      if (from_own_system(self))
         on_members(self, members, agents);
     },
     [self](shards_atom)
@@ -426,7 +426,7 @@ caf::behavior manager(manager_actor* self, db_context* db) {
     },
     // -- local API and operator commands (the node agent checks operators) --
     [self](txn_atom, transaction& txn) -> caf::result<uint64_t> {
-      if (self->current_sender()->node() != self->node())
+      if (!from_own_system(self))
         return fail("transactions are submitted on their own node");
       return transact(self, std::move(txn));
     },

@@ -32,8 +32,7 @@ struct merge_state {
 using merge_actor = caf::stateful_actor<merge_state>;
 
 bool local(merge_actor* self) {
-  auto s = self->current_sender();
-  return s && s->node() == self->node();
+  return from_own_system(self);
 }
 
 /// The authenticated node that sent the current message, if any.

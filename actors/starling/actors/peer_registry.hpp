@@ -12,6 +12,14 @@
 
 namespace starling::actors {
 
+/// Whether the current message of `self` comes from an actor of its own
+/// actor system. False for an anonymous message (BASP delivers those too).
+template <class Self>
+bool from_own_system(Self* self) {
+  auto s = self->current_sender();
+  return s && s->node() == self->node();
+}
+
 /// The remote processes that passed the cookie handshake, by CAF node id.
 ///
 /// CAF's BASP delivers a message to any local actor whose id a peer knows,
