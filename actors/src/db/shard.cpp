@@ -262,6 +262,9 @@ void init(shard_actor* self, db_context* db, const std::string& shard) {
   if (auto i = db->recovered.find(shard); i != db->recovered.end()) {
     for (auto& r : i->second.records)
       st.store->put(r);
+    // In the store now: free the loaded copy (only this shard's actor
+    // touches its entry's value; the map itself never changes).
+    std::vector<record>().swap(i->second.records);
     // With ram tables in the shard the file holds only part of the state
     // at its seqno: keep the records (a lone core serves them) but never
     // resume from it; joining a cluster re-bootstraps the shard.
@@ -289,7 +292,7 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
   init(self, db, shard);
   return {
     [self](peers_atom, std::vector<shard_peer>& list) {
-      if (self->current_sender()->node() != self->node())
+      if (!from_own_system(self))
         return;
       on_peers(self, list);
     },
@@ -346,7 +349,7 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
     },
     [self](acked_atom, const std::string& node, uint64_t seqno) {
       auto& st = self->state;
-      if (self->current_sender()->node() != self->node() || !st.seq)
+      if (!from_own_system(self) || !st.seq)
         return;
       answer(self, st.seq->ack(seqno, node));
     },

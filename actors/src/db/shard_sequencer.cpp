@@ -200,10 +200,10 @@ on_subscribe(shard_actor* self, uint32_t version, const std::string& node,
   // written at least once, so there are never fewer entries than records).
   if (reply.resume
       && (reply.entries.size() > st.db->settings.agent_queue_limit
-          || (seqno == 0 && !reply.entries.empty())))
-    reply = decide_subscription(*st.store, st.fsm->history(), *st.log, "-", 1);
-  if (!reply.resume)
+          || (seqno == 0 && !reply.entries.empty()))) {
+    reply.resume = false; // a bootstrap instead
     reply.entries.clear();
+  }
   auto gauge = std::make_shared<agent_gauge>();
   gauge->node = node;
   gauge->core = is_core;

@@ -59,6 +59,10 @@ void replica_fsm::enter(replica_state s) {
   if (s == state_)
     return;
   state_ = s;
+  // A replica of a long-running node may reconnect without end: keep the
+  // latest transitions only.
+  if (trace_.size() >= max_trace)
+    trace_.erase(trace_.begin(), trace_.begin() + max_trace / 2);
   trace_.push_back(s);
 }
 

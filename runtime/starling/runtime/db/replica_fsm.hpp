@@ -121,8 +121,10 @@ public:
   uint64_t seqno() const { return store_.seqno(); }
   size_t buffered() const { return buffer_.size(); }
   const replica_stats& stats() const { return stats_; }
-  /// Every state the fsm entered, in order (for property tests).
+  /// The states the fsm entered, in order (for property tests): all of
+  /// them up to `max_trace`, then the latest ones.
   const std::vector<replica_state>& trace() const { return trace_; }
+  static constexpr size_t max_trace = 1024;
 
 private:
   void enter(replica_state s);
