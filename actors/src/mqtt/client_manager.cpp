@@ -200,6 +200,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       auto& clients = st.clients;
       if (auto i = clients.find(id);
           i != clients.end()
+          && self->current_sender()
           && i->second.address() == self->current_sender()->address()) {
         clients.erase(i);
         if (moved)
@@ -255,8 +256,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
     [self](members_atom, std::vector<member_wire>& running,
            std::vector<caf::actor>& agents) {
       auto& st = self->state;
-      auto s = self->current_sender();
-      if (!s || s->node() != self->node() || running.size() != agents.size())
+      if (!from_own_system(self) || running.size() != agents.size())
         return; // the node agent only
       st.agents.clear();
       for (size_t i = 0; i < running.size(); ++i)

@@ -1,6 +1,5 @@
 #include "starling/actors/mqtt/data_plane.hpp"
 
-#include <deque>
 #include <map>
 #include <optional>
 
@@ -54,9 +53,6 @@ struct inbox_state {
   caf::node_id main;            ///< the node's main actor system
   caf::actor outbox;            ///< this node's (introductions go there)
   caf::actor router;
-  /// Introductions that came before attach (a peer can connect as soon as
-  /// the port is open, before the broker has started).
-  std::vector<std::pair<std::string, caf::actor>> early_intros;
   uint64_t received = 0, refused = 0;
   static inline const char* name = "data_inbox";
 };
@@ -69,11 +65,9 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
     [self](attach_atom, const caf::actor& router, const caf::actor& outbox) {
       auto& st = self->state;
       if (from_main_system(self, st.main)) {
-        st.router = router;
+        if (router)
+          st.router = router;
         st.outbox = outbox;
-        for (auto& [node, inbox] : st.early_intros)
-          self->send(st.outbox, intro_atom::value, node, inbox);
-        st.early_intros.clear();
       }
     },
     [self](forward_atom, std::vector<forward_wire>& batch) {
@@ -84,16 +78,17 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
         st.refused += batch.size();
         return;
       }
+      // One message to the router per batch, as it came.
+      std::vector<remote_message> out;
+      out.reserve(batch.size());
       for (auto& f : batch) {
-        auto m = from_wire(std::move(f.msg));
-        if (!m) {
+        if (auto m = from_wire(std::move(f.msg)))
+          out.push_back({std::move(*m), std::move(f.groups)});
+        else
           ++st.refused;
-          continue;
-        }
-        ++st.received;
-        self->send(st.router, remote_publish_atom::value, std::move(*m),
-                   std::move(f.groups));
       }
+      st.received += out.size();
+      self->send(st.router, remote_publish_atom::value, std::move(out));
     },
     [self](intro_atom, const std::string& node, const caf::actor& their_inbox) {
       auto& st = self->state;
@@ -101,10 +96,7 @@ caf::behavior inbox_behavior(caf::stateful_actor<inbox_state>* self, node_contex
       auto p = sender ? st.data->peers->find(sender->node()) : std::nullopt;
       if (!p || p->hidden || p->name != node)
         return; // only an authenticated peer introduces itself
-      if (!st.outbox)
-        st.early_intros.emplace_back(node, their_inbox);
-      else
-        self->send(st.outbox, intro_atom::value, node, their_inbox);
+      self->send(st.outbox, intro_atom::value, node, their_inbox);
     },
     [self](inspect_atom) {
       auto& st = self->state;
@@ -369,6 +361,12 @@ data_plane::data_plane(node_context& node, uint16_t index, std::string& error)
   node.directory->add(p.inbox, "data_inbox" + suffix, "data_inbox");
   p.outbox = p.sys->spawn(outbox_behavior, &p.data, p.main, p.inbox, index);
   node.directory->add(p.outbox, "data_outbox" + suffix, "data_outbox");
+  {
+    // The inbox knows its outbox before the port opens: a peer may connect
+    // and introduce itself before the broker is attached.
+    caf::scoped_actor init{*node.sys};
+    init->send(p.inbox, attach_atom::value, caf::actor{}, p.outbox);
+  }
   p.gatekeeper = spawn_gatekeeper(p.data, p.inbox);
   node.directory->rename(caf::actor_cast<caf::abstract_actor*>(p.gatekeeper), "data_gatekeeper" + suffix);
   auto want = static_cast<uint16_t>(node.cfg.data_port + index);

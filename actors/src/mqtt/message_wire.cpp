@@ -102,8 +102,7 @@ std::string to_bytes(caf::actor_system& sys, T& x) {
 
 template <class T>
 bool from_bytes(caf::actor_system& sys, const std::string& bytes, T& x) {
-  std::vector<char> buf(bytes.begin(), bytes.end());
-  caf::binary_deserializer source{sys, buf};
+  caf::binary_deserializer source{sys, bytes.data(), bytes.size()};
   return !source(x) && source.remaining() == 0;
 }
 

@@ -20,6 +20,7 @@
 #include "starling/broker/retained_store.hpp"
 #include "starling/broker/shared_group.hpp"
 #include "starling/broker/sys_topics.hpp"
+#include "starling/broker/topic.hpp"
 #include "starling/broker/topic_trie.hpp"
 #include "starling/runtime/shell_text.hpp"
 
@@ -83,7 +84,7 @@ struct router_state {
   /// outbox and inbox per link of the pool; a topic takes link
   /// hash(topic) % size, so its messages keep their order.
   std::vector<caf::actor> outboxes;
-  std::vector<caf::actor> inboxes;
+  std::vector<caf::strong_actor_ptr> inboxes;
   /// Reused by every publish: nodes with a matching route -> the shared
   /// groups picked for them; the groups picked for this node.
   std::map<std::string, std::vector<std::string>> remote_targets;
@@ -101,23 +102,15 @@ struct router_state {
 
 using router_actor = caf::stateful_actor<router_state>;
 
-std::string route_key_of(const broker::subscribe_filter& f) {
-  return f.share_group ? "$share/" + *f.share_group + "/" + f.topic_filter
-                       : f.topic_filter;
-}
-
-bool is_shared(const std::string& key) {
-  return key.rfind("$share/", 0) == 0;
-}
-
 /// Node `node` has members of shared group `key` ("$share/g/f") or not.
 void shared_node(router_actor* self, const std::string& key,
                  const std::string& node, bool present) {
   auto& st = self->state;
-  auto slash = key.find('/', 7);
-  if (slash == std::string::npos)
-    return;
-  auto filter = key.substr(slash + 1);
+  std::string error;
+  auto parsed = broker::parse_shared_filter(key, error);
+  if (!parsed)
+    return; // not a shared filter (another node's record)
+  auto& filter = parsed->filter;
   auto g = st.node_groups.find(key);
   if (present) {
     if (g == st.node_groups.end()) {
@@ -144,7 +137,7 @@ void add_own_route(router_actor* self, const std::string& key) {
   auto& st = self->state;
   if (st.own_routes[key]++ != 0)
     return;
-  if (is_shared(key))
+  if (broker::is_shared_filter(key))
     shared_node(self, key, st.me, true);
   if (st.merge_server)
     self->send(st.merge_server, db::put_atom::value, std::string("routes"), key,
@@ -158,7 +151,7 @@ void drop_own_route(router_actor* self, const std::string& key) {
     return;
   if (--i->second == 0) {
     st.own_routes.erase(i);
-    if (is_shared(key))
+    if (broker::is_shared_filter(key))
       shared_node(self, key, st.me, false);
     if (st.merge_server)
       self->send(st.merge_server, db::erase_atom::value, std::string("routes"),
@@ -170,7 +163,7 @@ void drop_own_route(router_actor* self, const std::string& key) {
 void on_remote_route(router_actor* self, const std::string& owner,
                      const std::string& key, bool present) {
   auto& st = self->state;
-  bool shared = is_shared(key);
+  bool shared = broker::is_shared_filter(key);
   if (present) {
     if (st.remote_routes[key].insert(owner).second) {
       if (shared)
@@ -248,18 +241,17 @@ void route(router_actor* self, const broker::message& msg, bool local = true,
   auto& st = self->state;
   if (local)
     forward(self, msg);
-  if (local && msg.retain && st.ctx->settings.channel.retain_available
-      && st.manager_db && !msg.topic.empty() && msg.topic[0] != '$') {
+  if (local && msg.retain && st.ctx->settings.channel.retain_available) {
     // Cluster-wide: into the replicated table (every node's router applies
     // it in the table's order); kept here at once as well.
-    if (msg.payload.empty())
-      self->send(st.manager_db, db::erase_atom::value, std::string("retained"),
-                 msg.topic);
-    else
-      self->send(st.manager_db, db::put_atom::value, std::string("retained"),
-                 msg.topic, encode_message(self->system(), msg));
-  }
-  if (local && msg.retain && st.ctx->settings.channel.retain_available) {
+    if (st.manager_db && !msg.topic.empty() && msg.topic[0] != '$') {
+      if (msg.payload.empty())
+        self->send(st.manager_db, db::erase_atom::value,
+                   std::string("retained"), msg.topic);
+      else
+        self->send(st.manager_db, db::put_atom::value, std::string("retained"),
+                   msg.topic, encode_message(self->system(), msg));
+    }
     st.retained.set(msg.topic, msg);
     st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
   }
@@ -295,12 +287,12 @@ void remove_subscription(router_actor* self, caf::actor_id session,
                          const broker::subscribe_filter& f) {
   auto& st = self->state;
   route_key k{session, f.subscription};
-  drop_own_route(self, route_key_of(f));
+  drop_own_route(self, f.subscription);
   if (!f.share_group) {
     st.routes.erase(f.topic_filter, k);
     return;
   }
-  auto gid = route_key_of(f);
+  auto gid = f.subscription;
   if (auto g = st.groups.find(gid); g != st.groups.end()) {
     g->second.leave(k);
     if (g->second.size() == 0)
@@ -321,14 +313,16 @@ void subscribe(router_actor* self, broker::subscribe_filter f,
     self->monitor(sender);
   }
   sub.client_id = client_id;
+  // Counted before a replaced subscription is dropped, so that the node's
+  // route never leaves the cluster's table for a moment.
+  add_own_route(self, f.subscription);
   if (auto old = sub.subs.find(f.subscription); old != sub.subs.end())
     remove_subscription(self, sender.id(), old->second);
   else
     ++st.subscription_count;
   route_key k{sender.id(), f.subscription};
-  add_own_route(self, route_key_of(f));
   if (f.share_group) {
-    auto gid = route_key_of(f);
+    auto gid = f.subscription;
     auto g = st.groups.find(gid);
     if (g == st.groups.end())
       g = st.groups
@@ -372,7 +366,7 @@ void publish_sys(router_actor* self) {
 std::string list_routes(router_actor* self) {
   auto& st = self->state;
   std::map<std::pair<std::string, std::string>, std::string> rows_by_key;
-  auto me = st.ctx->node->cfg.name.str();
+  auto& me = st.me;
   for (auto& [key, n] : st.own_routes)
     rows_by_key[{key, me}] = std::to_string(n);
   for (auto& [key, owners] : st.remote_routes)
@@ -490,23 +484,22 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
         st.retained.set(m.topic, m);
       update_gauges(self);
     },
-    [self](remote_publish_atom, const broker::message& msg,
-           const std::vector<std::string>& groups) {
-      // From the data channel's inbox: another node routed it here.
+    [self](remote_publish_atom, const std::vector<remote_message>& batch) {
+      // From the data channel's inbox: other nodes routed these here.
       auto& inboxes = self->state.inboxes;
       auto s = self->current_sender();
-      if (s && std::any_of(inboxes.begin(), inboxes.end(), [&](auto& i) {
-            return s == caf::actor_cast<caf::strong_actor_ptr>(i);
-          })) {
-        ++self->state.received_remote;
-        route(self, msg, false, groups);
-      }
+      if (!s || std::find(inboxes.begin(), inboxes.end(), s) == inboxes.end())
+        return;
+      self->state.received_remote += batch.size();
+      for (auto& r : batch)
+        route(self, r.msg, false, r.groups);
     },
     [self](attach_atom, const caf::actor& outbox, const caf::actor& inbox) {
       auto s = self->current_sender();
       if (s && s->node() == self->node()) {
         self->state.outboxes.push_back(outbox);
-        self->state.inboxes.push_back(inbox);
+        self->state.inboxes.push_back(
+          caf::actor_cast<caf::strong_actor_ptr>(inbox));
       }
     },
     [self](subscribe_atom, broker::subscribe_filter& f,
@@ -515,6 +508,8 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     },
     [self](unsubscribe_atom, const broker::unsubscribe_filter& f) {
       auto& st = self->state;
+      if (!from_own_system(self))
+        return;
       auto i = st.sessions.find(self->current_sender()->id());
       if (i == st.sessions.end())
         return;

@@ -1,7 +1,6 @@
 #include "starling/actors/mqtt/session_actor.hpp"
 
 #include <array>
-#include <deque>
 #include <memory>
 #include <random>
 #include <unordered_set>
@@ -50,10 +49,9 @@ struct session_state {
   /// here goes there until the grace period ends.
   caf::actor moved_to;
   /// Ids of messages received since the session arrived from another node
-  /// (each may come twice: directly and through the old node), in order,
-  /// bounded; empty once the window closed.
+  /// (each may come twice: directly and through the old node), bounded;
+  /// empty once the window closed.
   std::unordered_set<uint64_t> seen;
-  std::deque<uint64_t> seen_order;
   bool dedup = false;
   uint64_t second_copies = 0; ///< dropped by the window above
   /// The old node's session while it passes messages on; until it says it
@@ -235,10 +233,8 @@ bool second_copy(session_actor* self, uint64_t id) {
     ++st.second_copies;
     return true;
   }
-  if (st.seen_order.size() < dedup_capacity) {
+  if (st.seen.size() < dedup_capacity)
     st.seen.insert(id);
-    st.seen_order.push_back(id);
-  }
   return false;
 }
 
@@ -255,6 +251,16 @@ void release_held(session_actor* self) {
   for (auto& [msg, keys] : held)
     if (ids.count(msg.id))
       run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
+}
+
+/// The session leaves this actor (to another node, or discarded): held
+/// messages go into it first, the connection is kicked (0x8E).
+std::optional<broker::session> let_go(session_actor* self) {
+  release_held(self);
+  auto existing = release_current(self);
+  self->state.current = {};
+  set_connected(self, false);
+  return existing;
 }
 
 /// Another node's session of this client asks for it: kick the connection
@@ -274,10 +280,7 @@ caf::result<std::string, caf::actor> hand_over(session_actor* self,
     return fail("no session '" + st.client_id + "' on "
                 + st.ctx->node->cfg.name.str());
   auto to = caf::actor_cast<caf::actor>(self->current_sender());
-  release_held(self); // into the session: they move with it
-  auto existing = release_current(self);
-  st.current = {};
-  set_connected(self, false);
+  auto existing = let_go(self);
   std::string bytes;
   if (existing && !clean_start)
     bytes = encode_session(self->system(), *existing);
@@ -506,15 +509,13 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       // Another node opened a session for this client id at the same time
       // and the registry kept its entry: give way as to a takeover.
       auto& st = self->state;
-      if (self->current_sender()->node() != self->node() || st.fetching
+      if (!from_own_system(self) || st.fetching
           || st.moved_to || st.ending || !st.current.chan
           || node == st.taken_from)
         return;
       st.ctx->node->log->info("session " + st.client_id
                               + " superseded by a session on " + node);
-      release_held(self);
-      release_current(self);
-      st.current = {};
+      let_go(self);
       end(self, "superseded by a session on " + node, true);
     },
     [self](takeover_atom, bool clean_start) -> caf::result<std::string, caf::actor> {
@@ -541,7 +542,6 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         release_held(self); // the old node never said it was done
         st.dedup = false;
         st.seen.clear();
-        st.seen_order.clear();
         return;
       }
       if (kind >= st.timer_gen.size() || st.timer_gen[kind] != gen

@@ -106,14 +106,21 @@ using routes_atom = caf::atom_constant<caf::atom("m_routes")>;
 /// (m_forward, string node, message) router -> outbox;
 /// (m_forward, message_wire) outbox -> the peer's inbox.
 using forward_atom = caf::atom_constant<caf::atom("m_forward")>;
-/// (m_remote, message) inbox -> router: a peer forwarded it; deliver to
-/// local subscribers only.
+/// (m_remote, vector<remote_message>) inbox -> router: a batch a peer
+/// forwarded; delivered to local subscribers (and the picked groups) only.
 using remote_publish_atom = caf::atom_constant<caf::atom("m_remote")>;
 /// (m_attach, actor router, actor outbox) to the inbox; (m_attach, actor
 /// outbox, actor inbox) to the router.
 using attach_atom = caf::atom_constant<caf::atom("m_attach")>;
 /// (m_peers, vector<member_wire>) node agent -> outbox: running members.
 using data_peers_atom = caf::atom_constant<caf::atom("m_peers")>;
+
+/// A message another node forwarded, with the shared groups ($share/g/f)
+/// it picked this node for.
+struct remote_message {
+  broker::message msg;
+  std::vector<std::string> groups;
+};
 
 /// Packets handed to the session and not yet credited back above which the
 /// connection stops reading (it reads again at half of it).
@@ -139,6 +146,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::packet)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::connect)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint8_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::message)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<starling::actors::mqtt::remote_message>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::subscribe_filter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::unsubscribe_filter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::codec_error)
