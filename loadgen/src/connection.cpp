@@ -154,20 +154,27 @@ void connection::on_readable() {
 }
 
 void connection::consume(std::span<const std::uint8_t> bytes) {
-  if (partial_.empty()) {
-    auto used = decode_all(bytes);
-    if (fd_ >= 0 && used < bytes.size())
-      partial_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used),
-                      bytes.end());
-    return;
+  // A packet split across reads is finished with only the bytes it lacks
+  // (its size is known once its fixed header is in); the rest of the read
+  // is decoded where it lies, never copied.
+  while (!partial_.empty() && !bytes.empty() && fd_ >= 0) {
+    auto want = partial_need_ > partial_.size() ? partial_need_ - partial_.size()
+                                                : std::size_t{1};
+    auto take = std::min(want, bytes.size());
+    partial_.insert(partial_.end(), bytes.begin(),
+                    bytes.begin() + static_cast<std::ptrdiff_t>(take));
+    bytes = bytes.subspan(take);
+    if (decode_all(partial_) == partial_.size()) {
+      partial_.clear();
+      partial_.shrink_to_fit();
+    }
   }
-  partial_.insert(partial_.end(), bytes.begin(), bytes.end());
-  auto used = decode_all(partial_);
-  if (fd_ >= 0)
-    partial_.erase(partial_.begin(),
-                   partial_.begin() + static_cast<std::ptrdiff_t>(used));
-  if (partial_.empty())
-    partial_.shrink_to_fit();
+  if (!partial_.empty() || bytes.empty() || fd_ < 0)
+    return;
+  auto used = decode_all(bytes);
+  if (fd_ >= 0 && used < bytes.size())
+    partial_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used),
+                    bytes.end());
 }
 
 std::size_t connection::decode_all(std::span<const std::uint8_t> input) {
@@ -181,8 +188,10 @@ std::size_t connection::decode_all(std::span<const std::uint8_t> input) {
       handle(d->pkt);
       continue;
     }
-    if (std::holds_alternative<broker::need_more>(r))
+    if (auto* more = std::get_if<broker::need_more>(&r)) {
+      partial_need_ = more->total; // 0 while the fixed header is incomplete
       break;
+    }
     fail("malformed packet from the broker: " +
          std::get<broker::codec_error>(r).message);
     break;

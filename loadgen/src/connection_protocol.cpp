@@ -151,8 +151,7 @@ void connection::on_publish(const broker::publish& p) {
   if (p.payload.size() >= stamp::size) {
     auto st = stamp::read(p.payload.data());
     auto latency = now > st.sent_ns ? now - st.sent_ns : 0;
-    ctx_.latency.record(latency);
-    ctx_.latency_interval.record(latency);
+    ctx_.latency_interval.record(latency); // into `latency` at each report
     auto d = tracker_.record(st.source(), st.seq);
     s.lost += d.lost;
     s.duplicates += d.duplicates;

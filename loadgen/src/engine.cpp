@@ -202,6 +202,7 @@ void engine::report() {
   std::lock_guard<std::mutex> guard(mutex_);
   reported_ = ctx_.stats;
   interval_.merge(ctx_.latency_interval);
+  ctx_.latency.merge(ctx_.latency_interval);
   ctx_.latency_interval.reset();
   if (error_.empty())
     error_ = ctx_.error;

@@ -43,14 +43,6 @@ std::optional<bench_mode> parse_mode(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<bool> parse_bool(std::string_view text) {
-  if (text == "true" || text == "1" || text == "yes")
-    return true;
-  if (text == "false" || text == "0" || text == "no")
-    return false;
-  return std::nullopt;
-}
-
 std::optional<in_addr> parse_ipv4(std::string_view text) {
   in_addr a{};
   std::string s(text);

@@ -111,15 +111,12 @@ TEST_CASE("loadgen options: connection settings") {
   CHECK(problem(o).empty());
 }
 
-TEST_CASE("loadgen options: lists, modes and booleans") {
+TEST_CASE("loadgen options: lists and modes") {
   CHECK(split_list("a,b,,c") == std::vector<std::string>{"a", "b", "c"});
   CHECK(split_list("").empty());
   CHECK(split_list("127.0.0.1") == std::vector<std::string>{"127.0.0.1"});
   CHECK(parse_mode("sub") == bench_mode::sub);
   CHECK_FALSE(parse_mode("flood"));
-  CHECK(parse_bool("false") == false);
-  CHECK(parse_bool("true") == true);
-  CHECK_FALSE(parse_bool("maybe"));
   CHECK(parse_ipv4("127.0.0.3"));
   CHECK_FALSE(parse_ipv4("127.0.0"));
 }

@@ -12,6 +12,7 @@
 #include <boost/program_options.hpp>
 
 #include "starling/loadgen/options.hpp"
+#include "starling/runtime/node_config.hpp"
 #include "starling/loadgen/runner.hpp"
 
 namespace po = boost::program_options;
@@ -163,7 +164,7 @@ std::string to_options(const po::variables_map& vm, loadgen::options& o) {
   if (auto h = str("host"))
     o.hosts = loadgen::split_list(*h);
   if (auto c = str("clean")) {
-    auto b = loadgen::parse_bool(*c);
+    auto b = runtime::parse_bool(*c);
     if (!b)
       return "-C/--clean must be true or false, not '" + *c + "'";
     o.clean_start = *b;

@@ -110,6 +110,8 @@ private:
   broker::decoder decoder_;
   /// Bytes of an incomplete packet left from the last read.
   std::vector<std::uint8_t> partial_;
+  /// Size of the packet `partial_` begins (0: its fixed header is not in).
+  std::size_t partial_need_ = 0;
   /// Bytes the socket did not take yet, from `unsent_start_`.
   std::vector<std::uint8_t> unsent_;
   std::size_t unsent_start_ = 0;

@@ -42,7 +42,7 @@ struct engine_context {
   std::uint64_t now_ns = 0;
 
   engine_stats stats;
-  histogram latency;          ///< end-to-end, ns, whole run
+  histogram latency;          ///< end-to-end, ns, whole run (up to the last report)
   histogram latency_interval; ///< since the last progress report
 
   /// One recv() lands here; only an incomplete packet is kept per

@@ -73,9 +73,6 @@ std::vector<std::string> split_list(std::string_view text);
 /// bench_mode from its name, or nullopt.
 std::optional<bench_mode> parse_mode(std::string_view text);
 
-/// "true"/"false" (also 1/0, yes/no) for -C, or nullopt.
-std::optional<bool> parse_bool(std::string_view text);
-
 /// An IPv4 address in dotted form, or nullopt.
 std::optional<in_addr> parse_ipv4(std::string_view text);
 
