@@ -150,7 +150,7 @@ class Starling(Broker):
         self.node_name = None
         self.dist_port = None
 
-    def env(self, data_dir=True):
+    def env(self):
         env = dict(os.environ)
         env.update({
             "STARLING_MQTT__LISTENER__TCP": f"127.0.0.1:{self.port}",
@@ -160,17 +160,15 @@ class Starling(Broker):
         })
         if self.seeds:
             env["STARLING_CLUSTER__STATIC__SEEDS"] = self.seeds
-        if data_dir:
-            d = os.path.join(self.workdir, f"starling-data-{self.port}")
-            os.makedirs(d, exist_ok=True)
-            env["STARLING_NODE__DATA_DIR"] = d
+        d = os.path.join(self.workdir, f"starling-data-{self.port}")
+        os.makedirs(d, exist_ok=True)
+        env["STARLING_NODE__DATA_DIR"] = d
         return env
 
     def start(self):
         """Starts the node; once more on new ports if it does not come up
-        (a port taken between free_port() and bind()). A build without
-        node.data_dir refuses that key: it is then left out."""
-        data_dir, error = True, ""
+        (a port taken between free_port() and bind())."""
+        error = ""
         for _ in range(3):
             Starling.serial += 1
             name = f"bench{Starling.serial}@127.0.0.1"
@@ -179,7 +177,7 @@ class Starling(Broker):
             args = [self.binary, "-name", name, "-cookie", "x",
                     "-dist_port", str(self.dist_port)]
             with open(self.log, "w") as log:
-                self.proc = spawn(args, env=self.env(data_dir), stderr=log)
+                self.proc = spawn(args, env=self.env(), stderr=log)
             try:
                 wait_listening(self.port, self.proc, 20, self.log)
                 return self
@@ -189,10 +187,7 @@ class Starling(Broker):
                 with open(self.log) as f:
                     text = f.read()
                 error += " | log: " + " / ".join(text.splitlines()[-5:])
-                if "node.data_dir" in text:
-                    data_dir = False
-                else:
-                    self.port = free_port()
+                self.port = free_port()
         raise RuntimeError("starling did not start: " + error)
 
 

@@ -33,7 +33,6 @@ class Ctx:
         self.size = size
         self.log = log
         self.serial = 0
-        self.notes = []
 
     def client(self, mode, broker, args):
         self.serial += 1
