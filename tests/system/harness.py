@@ -32,6 +32,16 @@ PROBE = os.environ.get("STARLING_PROBE", "starling-basp-probe")
 COOKIE = "s3cret"
 
 
+def parse_routes(text):
+    """{(topic filter, node)} from the table remsh routes() prints."""
+    rows = set()
+    for line in text.splitlines():
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) == 3 and parts[0] != "TOPIC FILTER":
+            rows.add((parts[0], parts[1]))
+    return rows
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -142,6 +152,12 @@ class Node:
         assert r.returncode == 0, r.stderr
         return sorted(parse_list(r.stdout))
 
+    def routes(self):
+        """The cluster's route table as this node sees it."""
+        r = self.eval("routes()")
+        assert r.returncode == 0, r.stderr
+        return parse_routes(r.stdout)
+
     def cluster_status(self):
         r = self.ctl("cluster", "status", "--json")
         assert r.returncode == 0, r.stderr
@@ -186,6 +202,13 @@ class ClusterTest(unittest.TestCase):
         # Also stopped when setUp fails half-way (tearDown does not run then).
         self.addCleanup(n.stop)
         return n
+
+    def wait_running(self, nodes, timeout=20):
+        """Waits until every node of `nodes` sees exactly them running."""
+        names = sorted(n.name for n in nodes)
+        for n in nodes:
+            wait_until(lambda: n.cluster_status()["running_nodes"] == names or None,
+                       timeout, f"{n.name} to run with {names}")
 
     def assertOk(self, result, contains=None):
         self.assertEqual(result.returncode, 0,

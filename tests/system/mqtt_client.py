@@ -21,6 +21,7 @@ class Client:
                  keepalive=60, will=None, session_expiry=None, username=None,
                  password=None, connect=True, receive_maximum=None):
         self.port = port
+        self.client_id = client_id
         self.version = version
         self.messages = queue.Queue()
         self.connack = queue.Queue()
@@ -108,7 +109,11 @@ class Client:
 
     def expect(self, timeout=10):
         """The next message received (paho MQTTMessage)."""
-        return self.messages.get(timeout=timeout)
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"{self.client_id}: no message within "
+                                 f"{timeout}s") from None
 
     def expect_on(self, suffix, predicate=lambda m: True, timeout=10):
         """The first message whose topic ends with `suffix` and satisfies
@@ -121,8 +126,15 @@ class Client:
 
     def expect_n(self, n, timeout=10):
         deadline = time.monotonic() + timeout
-        return [self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
-                for _ in range(n)]
+        got = []
+        try:
+            while len(got) < n:
+                got.append(self.messages.get(
+                    timeout=max(0.01, deadline - time.monotonic())))
+        except queue.Empty:
+            raise AssertionError(f"{self.client_id}: {len(got)} of {n} messages "
+                                 f"within {timeout}s") from None
+        return got
 
     def expect_none(self, within):
         """Asserts that no message arrives within `within` seconds (used only

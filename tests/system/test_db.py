@@ -44,10 +44,7 @@ class DbCluster(ClusterTest):
                       env={**self.base_env(), **self.seed_env})
             for i in range(1, replicants + 1)]
         everyone = self.cores + self.replicants
-        names = sorted(n.name for n in everyone)
-        for n in everyone:
-            wait_until(lambda: n.cluster_status()["running_nodes"] == names or None,
-                       20, f"{n.name} to run with {names}")
+        self.wait_running(everyone)
         for n in everyone:
             self.wait_normal(n)
         return everyone
@@ -84,11 +81,14 @@ class DbCluster(ClusterTest):
 
     def load(self, node, count, prefix, concurrency=4):
         """Starts `db load` inside node; returns the running ctl process."""
-        return subprocess.Popen(
+        p = subprocess.Popen(
             [BIN, "ctl", "-node", node.target, "-cookie", node.cookie,
              "-timeout", "120", "db", "load", "kv", str(count), "--prefix",
              prefix, "--concurrency", str(concurrency)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A failed test must not leave it running (stopped by its PID).
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        return p
 
     def finish(self, proc):
         out, err = proc.communicate(timeout=150)
@@ -145,7 +145,8 @@ class ReplicationTest(DbCluster):
             self.finish(p)
         after = self.wait_normal(r1)
         self.assertNotEqual(after["upstream"], upstream)
-        # Every write exactly once on every survivor.
+        # Every write (unique keys) on every survivor, with one history:
+        # same seqno and checksum everywhere.
         state = self.wait_converged(survivors, 3 * 1500)
         self.assertGreaterEqual(state["seqno"], 3 * 1500)
         after = shard(r1)

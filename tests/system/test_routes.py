@@ -13,18 +13,6 @@ from harness import ClusterTest, free_port, wait_until
 from mqtt_client import Client
 
 
-def routes(node):
-    """{(filter, node)} as remsh routes() prints them."""
-    r = node.eval("routes()")
-    assert r.returncode == 0, r.stderr
-    rows = set()
-    for line in r.stdout.splitlines()[1:]:
-        parts = re.split(r"\s{2,}", line.strip())
-        if len(parts) == 3:
-            rows.add((parts[0], parts[1]))
-    return rows
-
-
 class RoutesBase(ClusterTest):
     """Two cores and a replicant with MQTT listeners."""
 
@@ -34,15 +22,12 @@ class RoutesBase(ClusterTest):
         c2 = self.node("c2", mqtt=True, env=seeds)
         r1 = self.node("r1", mqtt=True, env=seeds, extra=("-role", "replicant"))
         nodes = [c1, c2, r1]
-        names = sorted(n.name for n in nodes)
-        for n in nodes:
-            wait_until(lambda: n.cluster_status()["running_nodes"] == names or None,
-                       20, f"{n.name} in the cluster")
+        self.wait_running(nodes)
         return nodes
 
     def wait_routes(self, nodes, want, what):
         for n in nodes:
-            wait_until(lambda: routes(n) == want or None, 10, f"{n.name}: {what}")
+            wait_until(lambda: n.routes() == want or None, 10, f"{n.name}: {what}")
 
 
 class RouteTableTest(RoutesBase):
@@ -61,9 +46,17 @@ class RouteTableTest(RoutesBase):
         want = {("t/#", c2.name), ("$share/g/t/+/x", c2.name), ("t/a", r1.name)}
         self.wait_routes(nodes, want, "every route everywhere")
 
-        # Not the last subscriber of t/a on r1: the route stays.
+        # Not the last subscriber of t/a on r1: the route stays. A barrier
+        # route from r1 made after the disconnect shows that r1's route
+        # changes since then have reached every node.
         on_r1.disconnect()
-        self.wait_routes(nodes, want, "t/a kept for the second subscriber")
+        barrier = Client(r1.mqtt_port, client_id="s-r1-barrier")
+        self.addCleanup(barrier.disconnect)
+        barrier.subscribe("barrier/x")
+        self.wait_routes(nodes, want | {("barrier/x", r1.name)},
+                         "t/a kept for the second subscriber")
+        barrier.disconnect()
+        self.wait_routes(nodes, want, "the barrier route gone")
         # The last one: gone on every node; back when it resubscribes.
         second.c.unsubscribe("t/a")
         self.wait_routes(nodes, want - {("t/a", r1.name)}, "t/a removed")
@@ -93,10 +86,11 @@ class ClusterPublishTest(RoutesBase):
         client1 = Client(node1.mqtt_port, client_id="client1")
         self.addCleanup(client1.disconnect)
         client1.publish("t/a", "hello", qos=1)
+        # Then an end marker: a second copy of "hello" would come before it.
+        client1.publish("t/a", "end", qos=1)
         for s in (sub2, sub3):
-            m = s.expect()
-            self.assertEqual((m.topic, m.payload, m.qos), ("t/a", b"hello", 1))
-            s.expect_none(0.3)
+            got = [(m.topic, m.payload, m.qos) for m in s.expect_n(2)]
+            self.assertEqual(got, [("t/a", b"hello", 1), ("t/a", b"end", 1)])
 
     def test_order_qos_and_properties_survive_the_hop(self):
         from mqtt_client import V5
@@ -147,15 +141,17 @@ class ClusterRetainedTest(RoutesBase):
         pub.publish("r/1", "kept", qos=1, retain=True)
 
         def retained_on(node, cid):
-            """What a new subscriber of r/# on `node` gets at once."""
+            """The retained message a new subscriber of r/# on `node` gets,
+            or None: its own non-retained marker, published after SUBACK,
+            comes after anything retained (the router sends those first)."""
             sub = Client(node.mqtt_port, client_id=cid)
             try:
                 sub.subscribe("r/#", qos=1)
-                try:
-                    m = sub.expect(timeout=0.5)
-                    return (m.topic, m.payload, m.retain)
-                except Exception:
+                sub.publish("r/marker", cid, qos=1)
+                m = sub.expect()
+                if m.topic == "r/marker":
                     return None
+                return (m.topic, m.payload, m.retain)
             finally:
                 sub.disconnect()
 
@@ -198,13 +194,11 @@ class DataPoolTest(ClusterTest):
             **os.environ, **pool,
             "STARLING_NODE__DATA_PORT": str(two_free_ports()),
             "STARLING_CLUSTER__STATIC__SEEDS": a.target})
-        names = sorted([a.name, b.name])
-        wait_until(lambda: a.cluster_status()["running_nodes"] == names or None,
-                   20, "two nodes")
+        self.wait_running([a, b])
         sub = Client(b.mqtt_port, client_id="pool-sub")
         self.addCleanup(sub.disconnect)
         sub.subscribe("p/#", qos=1)
-        wait_until(lambda: ("p/#", b.name) in routes(a) or None, 10, "p/# on a")
+        wait_until(lambda: ("p/#", b.name) in a.routes() or None, 10, "p/# on a")
         pub = Client(a.mqtt_port, client_id="pool-pub")
         self.addCleanup(pub.disconnect)
         topics = [f"p/{i}" for i in range(16)]
