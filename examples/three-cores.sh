@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Starts three core nodes on this host and joins them into one cluster.
-# Stop them with: kill $(cat /tmp/starling-core*.pid)
+# Distribution ports derive from the names (core1..3 -> 4371..4373, message
+# ports 5371..5373); MQTT ports do not (docs/config.md), so each node gets
+# its own: 1881..1883, and HTTP (API, dashboard) 18081..18083. Logs, pid files and fresh data directories in
+# /tmp/starling-<name>* (see common.sh).
+# Stop them with: examples/three-cores.sh stop
 set -euo pipefail
-bin=${STARLING_BIN:-$(dirname "$0")/../build/tools/starling}
-cookie=${COOKIE:-change-me}
-for i in 1 2 3; do
-  "$bin" -name "core$i@127.0.0.1" -cookie "$cookie" 2>"/tmp/starling-core$i.log" &
-  echo $! >"/tmp/starling-core$i.pid"
-done
-for i in 1 2 3; do   # wait until each node answers
-  until "$bin" ctl -node "core$i@127.0.0.1" -cookie "$cookie" status >/dev/null 2>&1; do
-    sleep 0.2
-  done
-done
-"$bin" ctl -node core2@127.0.0.1 -cookie "$cookie" cluster join core1@127.0.0.1
-"$bin" ctl -node core3@127.0.0.1 -cookie "$cookie" cluster join core1@127.0.0.1
-"$bin" ctl -node core1@127.0.0.1 -cookie "$cookie" cluster status
+. "$(dirname "$0")/common.sh"
+nodes=(core1 core2 core3)
+if [ "${1:-}" = stop ]; then
+  stop_nodes "${nodes[@]}"
+  exit 0
+fi
+start_node core1 1881; start_node core2 1882; start_node core3 1883
+for n in "${nodes[@]}"; do await_node "$n"; done
+ctl core2 cluster join core1@127.0.0.1
+ctl core3 cluster join core1@127.0.0.1
+ctl core1 cluster status
+echo "MQTT on 127.0.0.1:1881-1883, dashboard on http://127.0.0.1:18081/; stop the nodes with: $0 stop"

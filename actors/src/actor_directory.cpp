@@ -5,7 +5,15 @@
 #include <caf/abstract_actor.hpp>
 #include <caf/actor_cast.hpp>
 
+#include "starling/runtime/shell_text.hpp"
+
 namespace starling::actors {
+
+void actor_directory::label_system(const caf::node_id& system,
+                                   std::string label) {
+  std::lock_guard<std::mutex> guard(mtx_);
+  labels_.emplace_back(system, std::move(label));
+}
 
 void actor_directory::add(const caf::actor& a, std::string name,
                           std::string kind) {
@@ -13,7 +21,12 @@ void actor_directory::add(const caf::actor& a, std::string name,
   key k{a.id(), ptr};
   {
     std::lock_guard<std::mutex> guard(mtx_);
-    entries_[k] = {a.id(), std::move(name), std::move(kind), a};
+    std::string label;
+    for (auto& [system, l] : labels_)
+      if (system == a.node())
+        label = l;
+    entries_[k] = {a.id(), runtime::actor_ref(label, a.id()), std::move(name),
+                   std::move(kind), a};
   }
   ptr->attach_functor([this, k] { remove(k); });
 }
@@ -37,7 +50,10 @@ std::optional<actor_directory::entry>
 actor_directory::find(const std::string& id_or_name) const {
   std::lock_guard<std::mutex> guard(mtx_);
   for (auto& [k, e] : entries_)
-    if (e.name == id_or_name || std::to_string(e.id) == id_or_name)
+    if (e.name == id_or_name)
+      return e;
+  for (auto& [k, e] : entries_)
+    if (e.ref == id_or_name)
       return e;
   return std::nullopt;
 }

@@ -136,7 +136,10 @@ caf::behavior gatekeeper(gatekeeper_actor* self, node_context* ctx,
 } // namespace
 
 caf::actor spawn_gatekeeper(node_context& ctx, const caf::actor& agent) {
-  auto gk = ctx.sys->spawn(gatekeeper, &ctx, agent);
+  // On its own thread, as Erlang runs net_kernel at high priority: a node
+  // whose scheduler is saturated (a bootstrap, a load test) still answers
+  // a handshake at once, so ctl and peers are not refused for being slow.
+  auto gk = ctx.sys->spawn<caf::detached>(gatekeeper, &ctx, agent);
   ctx.directory->add(gk, "gatekeeper", "gatekeeper");
   return gk;
 }

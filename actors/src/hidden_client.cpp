@@ -7,6 +7,9 @@
 
 #include "starling/actors/db/wire.hpp"
 #include "starling/actors/dist_connect.hpp"
+#include "starling/actors/mgmt/wire.hpp"
+
+#include <nlohmann/json.hpp>
 #include "starling/actors/wire.hpp"
 
 namespace starling::actors {
@@ -19,6 +22,14 @@ struct hidden_client::impl {
   std::chrono::milliseconds timeout{0};
 
   caf::actor db; ///< the node's db manager, asked for on first use
+  caf::actor mgmt_actor; ///< the node's management actor, likewise
+
+  template <class... Ts>
+  answer ask_mgmt(Ts&&... xs) {
+    if (auto why = resolve(mgmt_actor, mgmt::mgmt_atom::value); !mgmt_actor)
+      return {false, why};
+    return ask_at(mgmt_actor, std::forward<Ts>(xs)...);
+  }
 
   /// Asks `dest`; the answer is a string, or a seqno (`Seqno`) printed as
   /// one.
@@ -49,17 +60,23 @@ struct hidden_client::impl {
     return ask_at(agent, std::forward<Ts>(xs)...);
   }
 
+  /// Asks the node agent, once, for the actor `Atom` names (its db
+  /// manager, its management actor) and keeps it in `cache`; "" or why not.
+  template <class Atom>
+  std::string resolve(caf::actor& cache, Atom what) {
+    std::string why;
+    if (!cache)
+      (*self)
+        ->request(agent, timeout, what)
+        .receive([&](caf::actor& a) { cache = std::move(a); },
+                 [&](caf::error& err) { why = describe(err); });
+    return why;
+  }
+
   template <bool Seqno = false, class... Ts>
   answer ask_db(Ts&&... xs) {
-    if (!db) {
-      answer failed;
-      (*self)
-        ->request(agent, timeout, db::db_atom::value)
-        .receive([&](caf::actor& manager) { db = std::move(manager); },
-                 [&](caf::error& err) { failed.text = describe(err); });
-      if (!db)
-        return failed;
-    }
+    if (auto why = resolve(db, db::db_atom::value); !db)
+      return {false, why};
     return ask_at<Seqno>(db, std::forward<Ts>(xs)...);
   }
 };
@@ -72,7 +89,9 @@ hidden_client::~hidden_client() = default;
 std::unique_ptr<hidden_client>
 hidden_client::connect(const runtime::node_name& target,
                        const std::string& cookie, const std::string& kind,
-                       std::chrono::milliseconds timeout) {
+                       std::chrono::milliseconds timeout,
+                       std::chrono::milliseconds wait,
+                       const runtime::dist_tls_settings& tls) {
   auto p = std::make_unique<impl>();
   p->timeout = timeout;
   p->cfg.load<caf::io::middleman>();
@@ -86,16 +105,22 @@ hidden_client::connect(const runtime::node_name& target,
   p->cfg.set("middleman.app-identifiers", std::vector<std::string>{"starling"});
   p->cfg.set("logger.console", caf::atom("none"));
   p->cfg.set("scheduler.max-threads", size_t{2});
+  configure_dist_tls(p->cfg, tls);
   p->sys = std::make_unique<caf::actor_system>(p->cfg);
   p->self = std::make_unique<caf::scoped_actor>(*p->sys, true);
   auto name = kind + "-" + std::to_string(::getpid()) + "@" + target.host;
   runtime::handshake_client hs(cookie, name, true, runtime::system_random());
   auto anchor = caf::actor_cast<caf::actor>(*p->self);
   auto peer = dist_connect(**p->self, target.host, target.dist_port(), hs,
-                           anchor, timeout);
+                           anchor, timeout, wait);
   std::unique_ptr<hidden_client> result(new hidden_client(std::move(p)));
   if (!peer) {
     result->error_ = describe(peer.error());
+    // A TLS port answers TCP, then drops a plain BASP handshake.
+    if (!tls.enabled && result->error_.find("refused") == std::string::npos
+        && result->error_.find("no answer") == std::string::npos)
+      result->error_ += " (a node with node.dist_tls = true needs "
+                        "-ssl_certfile, -ssl_keyfile and -ssl_cacertfile)";
   } else if (peer->name != target.str()) {
     result->error_ = "expected " + target.str() + " at " + target.host + ":"
                      + std::to_string(target.dist_port()) + " but found "
@@ -128,8 +153,35 @@ hidden_client::cluster_force_leave(const std::string& node) {
   return impl_->ask(cluster_atom::value, force_atom::value, node);
 }
 
+hidden_client::answer hidden_client::cluster_heal_report() {
+  return impl_->ask(cluster_atom::value, db::heal_report_atom::value);
+}
+
+hidden_client::answer hidden_client::cluster_discovery() {
+  return impl_->ask(cluster_atom::value, discovery_atom::value);
+}
+
 hidden_client::answer hidden_client::shell(const std::string& line) {
   return impl_->ask(shell_atom::value, line);
+}
+
+hidden_client::answer hidden_client::conf_get(const std::string& key) {
+  return impl_->ask_mgmt(mgmt::conf_get_atom::value, key);
+}
+
+hidden_client::answer hidden_client::conf_set(const std::string& key,
+                                              const std::string& value) {
+  auto a = impl_->ask_mgmt(mgmt::conf_set_atom::value,
+                           nlohmann::json{{key, value}}.dump());
+  if (!a.ok)
+    return a;
+  // {"ok": seqno} or {"error": {"message": ...}}
+  auto j = nlohmann::json::parse(a.text, nullptr, false);
+  if (j.is_object() && j.contains("ok"))
+    return {true, "ok (seqno " + j["ok"].dump() + ")"};
+  if (j.is_object() && j.contains("error"))
+    return {false, j["error"].value("message", a.text)};
+  return {false, "malformed answer: " + a.text};
 }
 
 hidden_client::answer hidden_client::rlog_status() {

@@ -1,6 +1,7 @@
 #include "starling/actors/node.hpp"
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include <caf/all.hpp>
@@ -9,7 +10,9 @@
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/manager.hpp"
+#include "starling/actors/dist_connect.hpp"
 #include "starling/actors/gatekeeper.hpp"
+#include "starling/actors/mgmt/context.hpp"
 #include "starling/actors/mqtt/broker.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/data_plane.hpp"
@@ -17,6 +20,10 @@
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
+#include "starling/runtime/cluster/discovery.hpp"
+#include "starling/runtime/version.hpp"
+#include "starling/transport/tls.hpp"
+#include "starling/mgmt/credentials.hpp"
 
 namespace starling::actors {
 
@@ -45,6 +52,55 @@ void configure_distribution(caf::actor_system_config& sys_cfg,
   sys_cfg.set("logger.console", caf::atom("none"));
   if (cfg.text("node.scheduler") == "sharing")
     sys_cfg.set("scheduler.policy", caf::atom("sharing"));
+  configure_dist_tls(sys_cfg, runtime::dist_tls_of(cfg));
+}
+
+/// CAF's openssl module loads the node's certificate files for every
+/// connection and throws on the I/O thread when one is bad, so they are
+/// loaded once here: a bad file stops the node at start, naming the key.
+std::string check_dist_tls(const runtime::node_config& cfg) {
+  auto tls = runtime::dist_tls_of(cfg);
+  if (!tls.enabled)
+    return "";
+  std::string err;
+  if (transport::tls_context::server({tls.certfile, tls.keyfile, tls.cacertfile,
+                                      true, true},
+                                     err))
+    return "";
+  auto key = err.find(tls.keyfile) != std::string::npos && !tls.keyfile.empty()
+               ? "node.ssl.keyfile"
+             : err.find("CA") != std::string::npos ? "node.ssl.cacertfile"
+                                                   : "node.ssl.certfile";
+  return cfg.invalid(key, err);
+}
+
+/// Where the node keeps its files (a core's SQLite file, the membership,
+/// the heal report), absolute: a relative node.data_dir (the default
+/// `data`) depends on where the node was started from.
+std::string data_dir_text(const runtime::node_config& cfg) {
+  std::error_code ec;
+  auto dir = std::filesystem::absolute(cfg.text("node.data_dir"), ec);
+  return ec ? cfg.text("node.data_dir") : dir.lexically_normal().string();
+}
+
+/// The management side's context: the configuration in force and the
+/// default dashboard user (hashed here, once, before any actor runs; with
+/// a salt of its name, so every node's default user is the same one and a
+/// token for it works on every node).
+void init_mgmt(mgmt::mgmt_context& m, node_context& ctx) {
+  auto& cfg = ctx.cfg;
+  m.node = &ctx;
+  m.conf = std::make_unique<runtime::online_config>(cfg);
+  starling::mgmt::user_record u;
+  u.username = cfg.text("dashboard.default_username");
+  // Few rounds: the default password is in the config (or public), so
+  // its hash protects nothing, and a full PBKDF2 would delay the start.
+  u.password = starling::mgmt::hash_password_salted(
+    cfg.text("dashboard.default_password"),
+    starling::mgmt::sha256_hex("starling default user " + u.username).substr(0, 32), 1000);
+  u.must_change = true;
+  u.description = "the default administrator";
+  m.auth.set_default(std::move(u));
 }
 
 } // namespace
@@ -58,11 +114,12 @@ int run_node(const runtime::node_config& cfg) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto log = runtime::logger::to_stderr(cfg.name.str(), runtime::log_level::info);
+  auto log = runtime::logger::to_stderr(
+    cfg.name.str(), *runtime::parse_log_level(cfg.text("log.level")));
   if (cfg.cookie_is_default)
     log.warning("using the built-in default cookie: any process that knows it "
                 "can control this node; set node.cookie (-cookie or "
-                "STARLING_NODE__COOKIE)");
+                "STARLING_NODE__COOKIE) or node.cookie_file");
   actor_directory directory;
   // Declared before the actor system so they outlive every actor using them.
   std::optional<peer_registry> peers;
@@ -70,6 +127,7 @@ int run_node(const runtime::node_config& cfg) {
   mqtt::mqtt_context mqtt_ctx;
   mqtt_ctx.node = &ctx;
   mqtt_ctx.settings = broker::broker_settings_from(cfg);
+  mqtt_ctx.live.set(mqtt_ctx.settings);
   ctx.mqtt = &mqtt_ctx;
   ctx.cfg = cfg;
   ctx.log = &log;
@@ -77,12 +135,29 @@ int run_node(const runtime::node_config& cfg) {
   ctx.now_ms = wall_clock_ms;
   ctx.rnd = runtime::system_random();
   ctx.started_at_ms = wall_clock_ms();
+  mgmt::mgmt_context mgmt_ctx;
+  init_mgmt(mgmt_ctx, ctx);
+  ctx.mgmt = &mgmt_ctx;
 
   if (cfg.role == runtime::node_role::replicant
-      && cfg.text("cluster.static.seeds").empty())
-    log.warning("this replicant has no cluster.static.seeds: it finds no core "
+      && runtime::cluster::configured_strategy(cfg)
+           == runtime::cluster::strategy::manual)
+    log.warning("this replicant has no discovery strategy: it finds no core "
                 "to replicate from (cluster join is refused on replicants); "
-                "set STARLING_CLUSTER__STATIC__SEEDS");
+                "set cluster.discovery_strategy (e.g. static with "
+                "STARLING_CLUSTER__STATIC__SEEDS)");
+  if (auto err = check_dist_tls(cfg); !err.empty()) {
+    log.error(err);
+    return 2;
+  }
+  if (auto err = mqtt::load_tls(mqtt_ctx); !err.empty()) {
+    log.error(err);
+    return 2;
+  }
+  if (auto err = mqtt::load_access(mqtt_ctx); !err.empty()) {
+    log.error(err);
+    return 2;
+  }
   // Opened before CAF starts: a bad data directory stops the node at once.
   db::db_context db_ctx;
   if (auto err = db::open_db(db_ctx, ctx); !err.empty()) {
@@ -109,13 +184,30 @@ int run_node(const runtime::node_config& cfg) {
   }
   mqtt::spawn_broker_actors(mqtt_ctx);
   auto agent = spawn_node_agent(ctx);
+  mgmt_ctx.agent = agent;
+  mgmt::spawn_mgmt_actors(mgmt_ctx);
   auto gk = spawn_gatekeeper(ctx, agent);
   // Bind all interfaces, as Erlang distribution does; reuse_addr lets a
   // restarted node take its port back while old sockets sit in TIME_WAIT.
-  auto port = sys.middleman().publish(gk, cfg.dist_port, nullptr, true);
+  auto port = publish_gatekeeper(sys, gk, cfg.dist_port);
   int rc = 0;
-  caf::expected<uint16_t> mqtt_port = caf::error{};
-  if (port && data_error.empty()) {
+  // The HTTP API on its own threads (cpp-httplib's), up before MQTT so
+  // that /status answers 503 while the node starts.
+  auto backend = mgmt::make_backend(mgmt_ctx);
+  starling::mgmt::api_context api;
+  api.node = backend.get();
+  api.auth = &mgmt_ctx.auth;
+  api.health = &mgmt_ctx.health;
+  api.signer = std::make_unique<starling::mgmt::token_signer>(cfg.cookie);
+  api.now_ms = wall_clock_ms;
+  api.rnd = ctx.rnd;
+  starling::mgmt::http_server http(api);
+  auto http_addr = cfg.address("dashboard.listener.http");
+  std::string http_error;
+  if (port && data_error.empty() && http_addr.port != 0)
+    http_error = http.start(http_addr.host, http_addr.port);
+  caf::expected<std::string> mqtt_port = caf::error{};
+  if (port && data_error.empty() && http_error.empty()) {
     mqtt_port = mqtt::start_broker(mqtt_ctx);
     if (mqtt_port)
       for (auto& d : data)
@@ -130,23 +222,33 @@ int run_node(const runtime::node_config& cfg) {
               + " (is another node with this port running? set "
                 "node.dist_port)");
     rc = 1;
+  } else if (!http_error.empty()) {
+    log.error(http_error + " (set dashboard.listener.http, env "
+                           "STARLING_DASHBOARD__LISTENER__HTTP; 0 turns it off)");
+    rc = 1;
   } else if (!mqtt_port) {
-    log.error(describe(mqtt_port.error())
-              + " (set mqtt.listener.tcp, env STARLING_MQTT__LISTENER__TCP)");
+    log.error(describe(mqtt_port.error()));
     rc = 1;
   } else {
     log.info("node started: role " + runtime::to_string(cfg.role)
              + ", distribution port " + std::to_string(*port)
              + ", message port " + std::to_string(data.front()->port())
              + (data.size() > 1 ? "-" + std::to_string(data.back()->port()) : "")
-             + ", MQTT "
-             + mqtt_ctx.settings.tcp.host + ":" + std::to_string(*mqtt_port)
-             + ", tick " + std::to_string(cfg.tick_ms) + " ms, version "
-             STARLING_VERSION);
+             + (cfg.flag("node.dist_tls") ? " (mutual TLS)" : "")
+             + ", MQTT " + *mqtt_port + ", HTTP "
+             + (http_addr.port == 0 ? std::string("off")
+                                    : http_addr.host + ":" + std::to_string(http.port()))
+             + ", tick " + std::to_string(cfg.tick_ms) + " ms, data dir "
+             + data_dir_text(cfg) + ", version "
+             + runtime::version() + " (git " + runtime::git_commit() + ")");
+    mgmt_ctx.health.set(starling::mgmt::health_state::running);
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    mgmt_ctx.health.set(starling::mgmt::health_state::stopping);
     log.info(std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
   }
+  // Requests in progress end before the actors they ask go away.
+  http.stop();
   // Stop every actor of ours (connections, sessions, ...); the actor system
   // waits for all of them before it goes away.
   for (auto& e : directory.list())

@@ -9,12 +9,14 @@
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/wire.hpp"
+#include "starling/actors/mqtt/access.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
+#include "starling/runtime/cluster/status_text.hpp"
 #include "starling/runtime/db/status.hpp"
 #include "starling/runtime/shell_text.hpp"
 
@@ -94,7 +96,7 @@ void run_actors(shell_actor* self, const std::vector<std::string>&, reply rp) {
       return;
     std::vector<std::vector<std::string>> table;
     for (size_t i = 0; i < entries.size(); ++i)
-      table.push_back({std::to_string(entries[i].id), entries[i].name,
+      table.push_back({entries[i].ref, entries[i].name,
                        entries[i].kind, (*rows)[i].mailbox, (*rows)[i].state});
     rp.deliver(runtime::format_table({"ID", "NAME", "KIND", "MAILBOX", "STATE"},
                                      table)
@@ -127,7 +129,7 @@ void run_actor(shell_actor* self, const std::vector<std::string>& args,
   self->request(entry.handle, inspect_timeout, inspect_atom::value)
     .then(
       [rp, entry](const std::string& state, uint64_t mailbox) mutable {
-        rp.deliver("id:      " + std::to_string(entry.id) + "\nname:    "
+        rp.deliver("id:      " + entry.ref + "\nname:    "
                    + entry.name + "\nkind:    " + entry.kind
                    + "\nmailbox: " + std::to_string(mailbox)
                    + "\nstate:   " + state + "\n");
@@ -157,6 +159,38 @@ caf::actor manager_of(mqtt::mqtt_context& m) {
 
 caf::actor router_of(mqtt::mqtt_context& m) {
   return m.router;
+}
+
+caf::actor access_of(mqtt::mqtt_context& m) {
+  return m.access_actor;
+}
+
+/// listeners(): every MQTT listener's address and limits (their inspect
+/// lines: accepted, connections, max_connections, max_conn_rate, refused).
+void run_listeners(shell_actor* self, const std::vector<std::string>&,
+                   reply rp) {
+  std::vector<actor_directory::entry> listeners;
+  for (auto& e : self->state.ctx->directory->list())
+    if (e.kind == "mqtt_listener")
+      listeners.push_back(e);
+  auto rows = std::make_shared<std::vector<std::vector<std::string>>>();
+  auto pending = std::make_shared<size_t>(listeners.size() + 1);
+  auto finish = [=]() mutable {
+    if (--*pending == 0)
+      rp.deliver(runtime::format_table({"LISTENER", "STATE"}, *rows));
+  };
+  for (auto& e : listeners)
+    self->request(e.handle, inspect_timeout, inspect_atom::value)
+      .then(
+        [=](const std::string& state, uint64_t) mutable {
+          rows->push_back({e.name, state});
+          finish();
+        },
+        [=](caf::error&) mutable {
+          rows->push_back({e.name, "(no answer within 1 s)"});
+          finish();
+        });
+  finish();
 }
 
 const std::map<std::string, command>& commands();
@@ -233,6 +267,44 @@ const std::map<std::string, command>& commands() {
      {"routes()", "topic filters -> nodes with subscribers", 0, 0,
       [](shell_actor* self, const std::vector<std::string>&, reply rp) {
         ask_mqtt(self, router_of, rp, mqtt::routes_atom::value);
+      }}},
+    {"listeners",
+     {"listeners()", "MQTT listeners: address, connections, max_connections, "
+                     "max_conn_rate, refused", 0, 0, run_listeners}},
+    {"users",
+     {"users()", "MQTT users of the built-in database", 0, 0,
+      [](shell_actor* self, const std::vector<std::string>&, reply rp) {
+        ask_mqtt(self, access_of, rp, mqtt::users_atom::value);
+      }}},
+    {"banned",
+     {"banned()", "banned clients with their expiry", 0, 0,
+      [](shell_actor* self, const std::vector<std::string>&, reply rp) {
+        ask_mqtt(self, access_of, rp, mqtt::banned_atom::value);
+      }}},
+    {"authz",
+     {"authz() | authz reload", "the ACL in force and its counters; reload: "
+                                "re-read authz.file", 0, 1,
+      [](shell_actor* self, const std::vector<std::string>& args, reply rp) {
+        if (args.empty())
+          ask_mqtt(self, access_of, rp, mqtt::authz_atom::value);
+        else if (args[0] == "reload")
+          ask_mqtt(self, access_of, rp, mqtt::authz_atom::value,
+                   mqtt::reload_atom::value);
+        else
+          rp.deliver(fail("usage: authz() | authz reload"));
+      }}},
+    {"partitions",
+     {"partitions()", "the partition alarm, autoheal, the last heal", 0, 0,
+      [](shell_actor* self, const std::vector<std::string>&, reply rp) {
+        self
+          ->request(self->state.agent, inspect_timeout, cluster_atom::value,
+                    status_atom::value)
+          .then(
+            [rp](const std::string& text) mutable {
+              rp.deliver(runtime::cluster::format_cluster_health(
+                nlohmann::json::parse(text)));
+            },
+            [rp](caf::error& err) mutable { rp.deliver(err); });
       }}},
   };
   return table;

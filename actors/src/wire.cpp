@@ -46,6 +46,9 @@ std::optional<runtime::member> from_wire(const member_wire& w) {
 void register_wire_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<member_wire>("starling.member_wire");
   cfg.add_message_type<std::vector<member_wire>>("starling.member_wires");
+  cfg.add_message_type<view_wire>("starling.view_wire");
+  cfg.add_message_type<std::vector<view_wire>>("starling.view_wires");
+  cfg.add_message_type<heal_record_wire>("starling.heal_record_wire");
   db::register_db_wire_types(cfg);
   mqtt::register_message_wire_types(cfg);
   cfg.add_error_category(error_category,
@@ -56,8 +59,22 @@ void register_wire_types(caf::actor_system_config& cfg) {
                          });
 }
 
+namespace {
+constexpr uint8_t text_code = 1;
+constexpr uint8_t removed_code = 2;
+} // namespace
+
 caf::error fail(std::string text) {
-  return caf::error(1, error_category, caf::make_message(std::move(text)));
+  return caf::error(text_code, error_category, caf::make_message(std::move(text)));
+}
+
+caf::error fail_removed(std::string text) {
+  return caf::error(removed_code, error_category,
+                    caf::make_message(std::move(text)));
+}
+
+bool is_removed(const caf::error& err) {
+  return err.category() == error_category && err.code() == removed_code;
 }
 
 std::string describe(const caf::error& err) {

@@ -76,7 +76,15 @@ void channel::on_publish(const publish& p, std::int64_t now,
                               "PUBLISH is retained but retained messages "
                               "are not available",
                               now, out);
-  const auto refusal = publish_refusal(p, topic);
+  auto refusal = publish_refusal(p, topic);
+  if (!refusal && hooks_.authorize
+      && !hooks_.authorize(client_id_, username_, access_action::publish, topic)) {
+    if (config_.disconnect_on_deny)
+      return protocol_violation(reason_code::not_authorized,
+                                "PUBLISH to \"" + topic + "\" is not authorized",
+                                now, out);
+    refusal = reason_code::not_authorized;
+  }
   const auto ack_code = refusal && is_v5() ? *refusal : reason_code::success;
   switch (p.qos) {
     case qos::at_most_once:
@@ -139,9 +147,6 @@ channel::publish_refusal(const publish& p, std::string_view topic) const {
   if (is_v5() && p.props.payload_format_indicator == payload_format::utf8
       && !detail::is_utf8_payload(p.payload))
     return reason_code::payload_format_invalid;
-  if (hooks_.authorize
-      && !hooks_.authorize(client_id_, username_, access_action::publish, topic))
-    return reason_code::not_authorized;
   return std::nullopt;
 }
 

@@ -87,6 +87,14 @@ void channel::on_subscribe(const subscribe& s, std::int64_t now,
                                   + shared_no_local->filter + "\"",
                                 now, out);
   }
+  if (config_.disconnect_on_deny && hooks_.authorize)
+    for (const auto& sub : s.subscriptions)
+      if (!hooks_.authorize(client_id_, username_, access_action::subscribe,
+                            sub.filter))
+        return protocol_violation(reason_code::not_authorized,
+                                  "SUBSCRIBE to \"" + sub.filter
+                                    + "\" is not authorized",
+                                  now, out);
   suback ack{s.packet_id, {}, {}};
   ack.codes.reserve(s.subscriptions.size());
   for (const auto& sub : s.subscriptions)

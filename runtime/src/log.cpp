@@ -76,7 +76,7 @@ std::string log_safe(const std::string& text) {
 }
 
 void logger::log(log_level level, const std::string& text) {
-  if (level < min_level_)
+  if (level < min_level_.load(std::memory_order_relaxed))
     return;
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -84,6 +84,18 @@ void logger::log(log_level level, const std::string& text) {
   std::lock_guard<std::mutex> guard(mtx_);
   sink_(format_timestamp(now) + " [" + level_name(level) + "] " + node_ + " "
         + log_safe(text));
+}
+
+void logger::set_level(log_level level) {
+  min_level_.store(level, std::memory_order_relaxed);
+}
+
+std::optional<log_level> parse_log_level(const std::string& text) {
+  for (auto l : {log_level::debug, log_level::info, log_level::warning,
+                 log_level::error})
+    if (text == level_name(l))
+      return l;
+  return std::nullopt;
 }
 
 void logger::set_node(std::string node) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "starling/runtime/cluster/rules.hpp"
+
 namespace starling::runtime {
 
 std::string to_string(member_status status) {
@@ -125,14 +127,42 @@ const member* membership::oldest_core() const {
   auto consider = [&](const member& m) {
     if (m.role != node_role::core || m.status != member_status::up)
       return;
-    if (best == nullptr || m.started_at_ms < best->started_at_ms
-        || (m.started_at_ms == best->started_at_ms && m.name < best->name))
+    if (best == nullptr
+        || cluster::older({m.name, m.started_at_ms},
+                          {best->name, best->started_at_ms}))
       best = &m;
   };
   consider(self_);
   for (auto& m : peers_)
     consider(m);
   return best;
+}
+
+std::vector<std::string> membership::down_longer_than(int64_t ms,
+                                                      int64_t now) const {
+  std::vector<std::string> out;
+  for (auto& m : peers_)
+    if (m.status == member_status::down && now - m.since_ms >= ms)
+      out.push_back(m.name);
+  return out;
+}
+
+void membership::add_removal(removal r) {
+  clear_removal(r.name);
+  removals_.push_back(std::move(r));
+  if (removals_.size() > max_removals)
+    removals_.erase(removals_.begin());
+}
+
+bool membership::clear_removal(const std::string& name) {
+  return std::erase_if(removals_, [&](auto& r) { return r.name == name; }) > 0;
+}
+
+const removal* membership::removed(const std::string& name) const {
+  for (auto& r : removals_)
+    if (r.name == name)
+      return &r;
+  return nullptr;
 }
 
 nlohmann::json membership::to_json(int64_t now_ms) const {

@@ -64,6 +64,23 @@ std::optional<node_name> parse_node_name(const std::string& text,
             + ": the part before '@' must be letters, digits, '_' or '-'";
     return std::nullopt;
   }
+  bool bracketed = !rest.empty() && rest.front() == '[';
+  std::string v6;
+  if (bracketed) {
+    auto close = rest.find(']');
+    if (close == std::string::npos) {
+      error = "invalid node name " + quoted + ": '[' without ']'";
+      return std::nullopt;
+    }
+    v6 = rest.substr(1, close - 1);
+    rest = "x" + rest.substr(close + 1); // a placeholder host for the port check
+    if (v6.empty() || !std::all_of(v6.begin(), v6.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      error = "invalid node name " + quoted + ": not an IPv6 address in brackets";
+      return std::nullopt;
+    }
+  }
   if (auto colon = rest.find(':'); colon != std::string::npos) {
     auto port_text = rest.substr(colon + 1);
     rest = rest.substr(0, colon);
@@ -84,7 +101,7 @@ std::optional<node_name> parse_node_name(const std::string& text,
             + ": the host after '@' must be a host name or IPv4 address";
     return std::nullopt;
   }
-  result.host = rest;
+  result.host = bracketed ? v6 : rest;
   if (!result.port && !derived_dist_port(result.name)) {
     error = "invalid node name " + quoted
             + ": its trailing number gives a port above 65535";

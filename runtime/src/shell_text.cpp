@@ -113,4 +113,9 @@ std::string format_duration_ms(int64_t ms) {
   return std::to_string(s / 86400) + "d " + std::to_string(s % 86400 / 3600) + "h";
 }
 
+std::string actor_ref(const std::string& system_label, uint64_t id) {
+  return system_label.empty() ? std::to_string(id)
+                              : system_label + ":" + std::to_string(id);
+}
+
 } // namespace starling::runtime

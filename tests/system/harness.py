@@ -23,6 +23,9 @@ BIN = os.environ.get("STARLING_BIN", "starling")
 # one, so nodes never collide on the default 1883 (or with a broker the
 # developer runs).
 os.environ.setdefault("STARLING_MQTT__LISTENER__TCP", "127.0.0.1:0")
+# The management HTTP listener (default 18083) is off unless a test asks
+# for it (Node(http=True) picks a free port), so nodes never collide on it.
+os.environ.setdefault("STARLING_DASHBOARD__LISTENER__HTTP", "0")
 # Nodes started without the Node class (some CLI tests) keep their SQLite
 # files here instead of ./data; removed when the test process ends.
 _SESSION_DATA = tempfile.mkdtemp(prefix="starling-tests-")
@@ -66,16 +69,66 @@ def run(args, timeout=20, env=None):
                           env=env, stdin=subprocess.DEVNULL)
 
 
+def http_request(port, method, path, body=None, token=None, basic=None,
+                 raw=None, timeout=15):
+    import base64
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    if basic:
+        headers["Authorization"] = "Basic " + base64.b64encode(
+            f"{basic[0]}:{basic[1]}".encode()).decode()
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        r = conn.getresponse()
+        text = r.read().decode()
+        ctype = r.getheader("Content-Type", "")
+        value = json.loads(text) if text and ctype.startswith("application/json") else text
+        return r.status, value, dict(r.getheaders())
+    finally:
+        conn.close()
+
+
 def parse_list(text):
     """Parses the shell's Erlang-style list: ['a@h', 'b@h']."""
     return re.findall(r"'([^']*)'", text)
 
 
+def rlog(node):
+    """`ctl rlog status --json` of `node`, parsed."""
+    r = node.ctl("rlog", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def shard(node, name="kv_shard"):
+    """One shard's entry of rlog(node)."""
+    for s in rlog(node)["shards"]:
+        if s["shard"] == name:
+            return s
+    raise AssertionError(f"{node.name} has no shard {name}")
+
+
 class Node:
     def __init__(self, short, cookie=COOKIE, tick_ms=1000, port=None,
                  extra=(), env=None, wait=True, mqtt=False, mqtt_env=None,
-                 data_dir=None):
+                 data_dir=None, host=None, name_host=None, client_env=None,
+                 http=False):
+        """`host`: a netns.Host to run in (its own network namespace and
+        address); the node's ctl and remsh calls run there too. `name_host`:
+        the host part of its name, when not its address (a DNS name).
+        `client_env`: the environment of this node's ctl and remsh calls
+        (e.g. the TLS files of a node with node.dist_tls)."""
+        self.client_env = client_env
         self.short = short
+        self.host = host
+        self.prefix = host.prefix() if host else []
+        ip = name_host or (host.ip if host else "127.0.0.1")
         # Each node keeps its SQLite file in its own directory, removed at
         # stop, unless the test passes one (to restart a node on its data).
         self.own_data_dir = data_dir is None
@@ -85,7 +138,7 @@ class Node:
         self.data_port = free_port()
         env = {"STARLING_NODE__DATA_PORT": str(self.data_port),
                **(env or os.environ), "STARLING_NODE__DATA_DIR": self.data_dir}
-        self.name = f"{short}@127.0.0.1"
+        self.name = f"{short}@{ip}"
         self.port = port or free_port()
         self.target = f"{self.name}:{self.port}"
         self.cookie = cookie
@@ -98,8 +151,14 @@ class Node:
             env = {**(env or os.environ),
                    "STARLING_MQTT__LISTENER__TCP": f"127.0.0.1:{self.mqtt_port}",
                    **(mqtt_env or {})}
-        args = [BIN, "-name", self.name, "-cookie", cookie, "-dist_port",
-                str(self.port), "-tick_ms", str(tick_ms), *extra]
+        self.http_port = None
+        if http:
+            self.http_port = free_port()
+            env = {**(env or os.environ),
+                   "STARLING_DASHBOARD__LISTENER__HTTP": f"127.0.0.1:{self.http_port}"}
+        # cookie=None: none on the command line (node.cookie_file, env).
+        args = [*self.prefix, BIN, "-name", self.name, *self._cookie_args(cookie),
+                "-dist_port", str(self.port), "-tick_ms", str(tick_ms), *extra]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True,
@@ -138,14 +197,27 @@ class Node:
                         + "\n".join(l for _, l in self.lines[-30:]))
                 self.cv.wait(min(left, 0.2))
 
-    def ctl(self, *args, cookie=None, timeout_s=10):
-        return run([BIN, "ctl", "-node", self.target, "-cookie",
-                    cookie or self.cookie, "-timeout", str(timeout_s), *args],
-                   timeout=timeout_s + 10)
+    @staticmethod
+    def _cookie_args(cookie):
+        return ["-cookie", cookie] if cookie is not None else []
 
-    def eval(self, command, cookie=None):
-        return run([BIN, "remsh", self.target, "-cookie", cookie or self.cookie,
-                    "-eval", command])
+    def api(self, method, path, body=None, token=None, basic=None, raw=None,
+            timeout=15):
+        """One request to this node's HTTP API: (status, parsed JSON or
+        text, headers). `token`: a login token; `basic`: (key, secret)."""
+        return http_request(self.http_port, method, path, body, token, basic,
+                            raw, timeout)
+
+    def ctl(self, *args, cookie=None, timeout_s=10, env=None):
+        cmd = [*self.prefix, BIN, "ctl", "-node", self.target,
+               *self._cookie_args(cookie or self.cookie),
+               "-timeout", str(timeout_s), *args]
+        return run(cmd, timeout=timeout_s + 10, env=env or self.client_env)
+
+    def eval(self, command, cookie=None, env=None):
+        return run([*self.prefix, BIN, "remsh", self.target,
+                    *self._cookie_args(cookie or self.cookie), "-eval", command],
+                   env=env or self.client_env)
 
     def nodes(self, hidden=False):
         r = self.eval("nodes(hidden)" if hidden else "nodes()")
@@ -195,6 +267,9 @@ class ClusterTest(unittest.TestCase):
     def tearDown(self):
         for n in self.started:
             n.stop()
+        if os.environ.get("STARLING_TEST_LOGS"):  # for debugging a test
+            for n in self.started:
+                print(f"----- {n.name}\n{n.log_text()}")
 
     def node(self, short, **kw):
         n = Node(short, **kw)

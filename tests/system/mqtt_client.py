@@ -19,7 +19,10 @@ V5 = paho.MQTTv5
 class Client:
     def __init__(self, port, client_id="", version=V311, clean=True,
                  keepalive=60, will=None, session_expiry=None, username=None,
-                 password=None, connect=True, receive_maximum=None):
+                 password=None, connect=True, receive_maximum=None,
+                 transport="tcp", tls=None):
+        """`transport`: "tcp" or "websockets" (path /mqtt); `tls`: a dict of
+        paho's tls_set arguments (ca_certs, certfile, keyfile)."""
         self.port = port
         self.client_id = client_id
         self.version = version
@@ -36,7 +39,11 @@ class Client:
               "reconnect_on_failure": False}
         if version != V5:
             kw["clean_session"] = clean
-        self.c = paho.Client(**kw)
+        self.c = paho.Client(transport=transport, **kw)
+        if transport == "websockets":
+            self.c.ws_set_options(path="/mqtt")
+        if tls is not None:
+            self.c.tls_set(**tls)
         if username is not None:
             self.c.username_pw_set(username, password)
         if will:
@@ -85,6 +92,11 @@ class Client:
         flags, rc, props = self.connack.get(timeout=timeout)
         self.connack_flags, self.connack_rc, self.connack_props = flags, rc, props
         return flags, rc, props
+
+    def connack_code(self):
+        """The CONNACK reason code (MQTT 5) or return code (3.x) as an int."""
+        rc = self.connack_rc
+        return rc.value if hasattr(rc, "value") else rc
 
     def subscribe(self, topic, qos=0, timeout=10, **options):
         if self.version == V5:

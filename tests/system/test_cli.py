@@ -1,13 +1,14 @@
 """Bad input to the node and to ctl: clear errors, non-zero exits, no hangs."""
 
 import os
+import re
 import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import BIN, ClusterTest, free_port, run
+from harness import BIN, COOKIE, ClusterTest, free_port, run
 
 
 class NodeStartupTest(ClusterTest):
@@ -111,6 +112,76 @@ class NodeStartupTest(ClusterTest):
         n.wait_log("stopping on SIGTERM", 5)
 
 
+class VersionTest(ClusterTest):
+    def test_version_in_three_spellings_and_in_the_start_line(self):
+        lines = set()
+        for spelling in ("version", "-version", "--version"):
+            r = run([BIN, spelling])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^starling \d+\.\d+\.\d+ \(git ([0-9a-f]{7,}|unknown)\)\n$")
+            lines.add(r.stdout.strip())
+        self.assertEqual(len(lines), 1, lines)
+        release, commit = re.match(r"starling (\S+) \(git (\S+)\)", lines.pop()).groups()
+        n = self.node("core1")
+        n.wait_log(rf"node started: .*version {re.escape(release)} \(git {commit}\)", 5)
+        # Only alone: `starling -cookie x --version` is not a version request.
+        self.assertEqual(run([BIN, "-cookie", "x", "--version"]).returncode, 2)
+
+
+class StartLineTest(ClusterTest):
+    def test_start_line_names_the_data_dir(self):
+        core = self.node("core1")
+        core.wait_log(rf"node started: .*, data dir {re.escape(core.data_dir)}, ", 5)
+        repl = self.node("repl1", extra=["-role", "replicant"])
+        # A replicant keeps its membership there (no disc tables).
+        repl.wait_log(rf"node started: .*, data dir {re.escape(repl.data_dir)}, ", 5)
+
+
+class CookieFileTest(ClusterTest):
+    """node.cookie_file for the node; ctl and remsh read the same file when
+    no cookie is given (/etc/starling/cookie unless STARLING_NODE__COOKIE_FILE
+    names another)."""
+
+    def setUp(self):
+        super().setUp()
+        fd, self.path = tempfile.mkstemp(prefix="starling-cookie-")
+        os.write(fd, b"fr0m-a-file\n")
+        os.close(fd)
+        os.chmod(self.path, 0o400)
+        self.addCleanup(os.unlink, self.path)
+        self.env = {k: v for k, v in os.environ.items() if k != "STARLING_NODE__COOKIE"}
+        self.env["STARLING_NODE__COOKIE_FILE"] = self.path
+
+    def test_node_ctl_and_remsh_read_the_cookie_file(self):
+        n = self.node("core1", cookie=None, env=self.env)
+        self.assertNotIn("default cookie", n.log_text())
+        n.cookie = None  # ctl and remsh get none on the command line either
+        self.assertOk(n.ctl("status", env=self.env), "Node 'core1@127.0.0.1'")
+        self.assertOk(n.eval("node()", env=self.env), "'core1@127.0.0.1'")
+        # The file's text is the cookie: given explicitly, it works too.
+        self.assertOk(n.ctl("status", cookie="fr0m-a-file"))
+        # A cookie file that is not there: said, then the built-in default,
+        # which this node refuses.
+        env = {**self.env, "STARLING_NODE__COOKIE_FILE": "/nonexistent/cookie"}
+        r = n.ctl("status", env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("warning: cannot read cookie file '/nonexistent/cookie'", r.stderr)
+        self.assertIn("using the built-in default cookie", r.stderr)
+        self.assertIn("refused", r.stderr)
+        # STARLING_NODE__COOKIE still wins over the file, for ctl as for the node.
+        r = n.ctl("status", env={**self.env, "STARLING_NODE__COOKIE": "other"})
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("warning", r.stderr)
+
+    def test_a_missing_cookie_file_stops_the_node(self):
+        env = {**self.env, "STARLING_NODE__COOKIE_FILE": "/nonexistent/cookie"}
+        r = run([BIN, "-name", "nocookie@127.0.0.1", "-dist_port", str(free_port())],
+                timeout=15, env=env)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("invalid value for node.cookie_file: '/nonexistent/cookie'", r.stderr)
+        self.assertIn("No such file or directory", r.stderr)
+
+
 class CtlErrorTest(ClusterTest):
     def ctl(self, *args, timeout=20):
         return run([BIN, "ctl", *args], timeout=timeout)
@@ -146,6 +217,42 @@ class CtlErrorTest(ClusterTest):
         r = run([BIN, "remsh", f"ghost@127.0.0.1:{port}", "-cookie", "x", "-eval", "nodes()"])
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot attach to ghost@127.0.0.1", r.stderr)
+
+    def test_wait_covers_a_node_that_is_still_starting(self):
+        port = free_port()
+        # ctl first, the node after: ctl keeps trying until the node is up.
+        ctl = subprocess.Popen([BIN, "ctl", "-node", f"late@127.0.0.1:{port}",
+                                "-cookie", COOKIE, "-wait", "20", "status"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            self.node("late", port=port)
+            out, err = ctl.communicate(timeout=30)
+        finally:
+            if ctl.poll() is None:
+                ctl.kill()
+                ctl.communicate()
+        self.assertEqual(ctl.returncode, 0, err)
+        self.assertIn("Node 'late@127.0.0.1'", out)
+
+    def test_wait_is_bounded(self):
+        port = free_port()  # nothing listens here
+        t0 = time.monotonic()
+        r = self.ctl("-node", f"ghost@127.0.0.1:{port}", "-cookie", "x", "-wait", "1.5",
+                     "status")
+        elapsed = time.monotonic() - t0
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"cannot reach 127.0.0.1:{port}", r.stderr)
+        self.assertIn("(waited 1500 ms)", r.stderr)
+        self.assertGreater(elapsed, 1.2)
+        self.assertLess(elapsed, 8)
+        r = run([BIN, "remsh", f"ghost@127.0.0.1:{port}", "-cookie", "x", "-wait", "1",
+                 "-eval", "node()"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("(waited 1 s)", r.stderr)
+        r = self.ctl("-cookie", "x", "-wait", "soon", "status")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("invalid -wait 'soon'", r.stderr)
 
     def test_a_silent_port_is_bounded_by_the_timeout(self):
         # A listener that accepts but never speaks BASP: ctl must give up.

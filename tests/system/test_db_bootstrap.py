@@ -6,7 +6,7 @@ import os
 import signal
 
 from harness import ClusterTest, wait_until
-from test_db import shard
+from harness import shard
 
 
 class BootstrapTest(ClusterTest):

@@ -64,6 +64,35 @@ class RemshTest(ClusterTest):
             self.assertIn("mailbox: ", d.stdout)
         self.assertFails(a.eval("actor 999999"), "no actor with id or name", 1)
 
+    def test_actor_ids_never_repeat(self):
+        # The message channel runs its own actor system, which numbers its
+        # actors from 1 like the main one: its ids carry the link's label.
+        a, b = self.node("core1"), self.node("core2")
+        self.mesh(a, b)
+        r = self.assertOk(a.eval("actors()"))
+        lines = r.stdout.splitlines()
+        self.assertIn("starling actors", lines[-1])
+        rows = [l.split() for l in lines[1:-1]]
+        ids = [row[0] for row in rows]
+        self.assertEqual(len(ids), len(set(ids)),
+                         f"ids repeat: {sorted(i for i in ids if ids.count(i) > 1)}\n{r.stdout}")
+        by_kind = {row[2]: row[0] for row in rows}
+        for kind in ("data_inbox", "data_outbox", "gatekeeper", "node_agent"):
+            self.assertIn(kind, by_kind, r.stdout)
+        self.assertRegex(by_kind["data_inbox"], r"^d0:\d+$")
+        self.assertRegex(by_kind["node_agent"], r"^\d+$")
+        # `actor <ref>` finds exactly the listed actor, in either system,
+        # also when the bare number is some main-system actor's id too.
+        inbox = by_kind["data_inbox"]
+        d = self.assertOk(a.eval(f"actor {inbox}"))
+        self.assertIn(f"id:      {inbox}\n", d.stdout)
+        self.assertIn("kind:    data_inbox", d.stdout)
+        bare = inbox.split(":")[1]
+        if bare in ids:
+            d = self.assertOk(a.eval(f"actor {bare}"))
+            self.assertNotIn("kind:    data_inbox", d.stdout)
+        self.assertFails(a.eval("actor d9:1"), "no actor with id or name", 1)
+
     def test_members_help_and_bad_commands(self):
         a, b = self.node("core1"), self.node("core2")
         self.mesh(a, b)

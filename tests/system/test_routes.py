@@ -27,7 +27,21 @@ class RoutesBase(ClusterTest):
 
     def wait_routes(self, nodes, want, what):
         for n in nodes:
-            wait_until(lambda: n.routes() == want or None, 10, f"{n.name}: {what}")
+            seen = {}
+
+            def same():
+                seen["routes"] = n.routes()
+                return seen["routes"] == want
+            try:
+                wait_until(same, 10, f"{n.name}: {what}")
+            except AssertionError as e:
+                events = [l for l in n.log_text().splitlines()
+                          if re.search(r"nodeup|nodedown|merge tables|cannot reach|\[warn|\[error", l)]
+                state = [m.eval(f"actor {a}").stdout for m in nodes
+                         for a in ("merge_server", "mqtt_router")]
+                raise AssertionError(f"{e}; its routes: {sorted(seen['routes'])}, "
+                                     f"wanted {sorted(want)}; its membership events:\n"
+                                     + "\n".join(events) + "\n" + "\n".join(state)) from None
 
 
 class RouteTableTest(RoutesBase):

@@ -48,13 +48,20 @@ transaction random_txn(std::mt19937& rng) {
   return t;
 }
 
+lineage lin(const std::string& text) {
+  auto l = lineage::parse(text);
+  REQUIRE(l);
+  return *l;
+}
+
 // A core: its copy of the shard, its log, and (when leading) the sequencer.
 struct core {
   core(std::string n, std::string h, size_t log_capacity)
-      : name(std::move(n)), history(std::move(h)), log(log_capacity) {}
+      : name(std::move(n)), history(lin(h)), log(log_capacity) {}
   core(const core&) = delete;
 
-  std::string name, history;
+  std::string name;
+  lineage history;
   shard_store store{"s"};
   rlog log;
   sequencer seq{store, log, test_schema()};
@@ -89,7 +96,7 @@ struct wire_msg {
 // from the cores (replies, batches, live transactions, in sending order).
 struct harness {
   explicit harness(std::string history = "", size_t max_buffer = 1000)
-      : fsm(store, std::move(history), max_buffer) {}
+      : fsm(store, lin(history), max_buffer) {}
 
   shard_store store{"s"};
   replica_fsm fsm;
@@ -246,7 +253,7 @@ TEST_CASE("replica_fsm: bootstrap with an interleaved live stream converges "
       h.step(rng, a);
     h.settle();
     CHECK(h.fsm.state() == rs::normal);
-    CHECK(h.fsm.history() == "h1");
+    CHECK(h.fsm.history().current() == "h1");
     check_same(h.store, a.store);
     CHECK(h.fsm.trace() == bootstrapped_trace);
     check_counts(h.fsm, 1, 0);
@@ -347,7 +354,7 @@ TEST_CASE("replica_fsm: resume inside the log window, bootstrap outside it, "
   h.settle();
   check_same(h.store, a.store);
   check_counts(h.fsm, 0, 1);
-  CHECK(h.fsm.history() == "h1");
+  CHECK(h.fsm.history().current() == "h1");
   CHECK(h.fsm.trace() ==
         std::vector<rs>{rs::disconnected, rs::local_replay, rs::normal});
   h.lose();
@@ -381,7 +388,7 @@ TEST_CASE("replica_fsm: resume inside the log window, bootstrap outside it, "
     h2.store = h.store;
     h2.start(a);
     CHECK(h2.requests.front().from == 5);
-    CHECK(h2.requests.front().history == "h1");
+    CHECK(h2.requests.front().history.current() == "h1");
     h2.settle();
     check_counts(h2.fsm, 0, 1);
     check_same(h2.store, a.store);
@@ -400,7 +407,7 @@ TEST_CASE("decide_subscription edge cases") {
   core a("A", "h1", 4);
   a.commits(6, rng); // the log holds 3..6
   auto d = [&](std::string hist, uint64_t s) {
-    return decide_subscription(a.store, a.history, a.log, hist, s);
+    return decide_subscription(a.store, a.history, a.log, lin(hist), s);
   };
   CHECK(d("h1", 2).resume);
   CHECK(d("h1", 2).entries.size() == 4);
@@ -411,12 +418,12 @@ TEST_CASE("decide_subscription edge cases") {
   CHECK_FALSE(d("", 6).resume);   // no history but records
   CHECK(d("h1", 6).resume);
   CHECK(d("h1", 6).entries.empty());
-  CHECK(d("h1", 6).history == "h1");
+  CHECK(d("h1", 6).history.current() == "h1");
   CHECK(d("h1", 6).core_seqno == 6);
   core b("B", "h1", 4); // bootstrapped itself: records, an empty log
   b.store = a.store;
-  CHECK_FALSE(decide_subscription(b.store, "h1", b.log, "h1", 5).resume);
-  CHECK(decide_subscription(b.store, "h1", b.log, "h1", 6).resume);
+  CHECK_FALSE(decide_subscription(b.store, lin("h1"), b.log, lin("h1"), 5).resume);
+  CHECK(decide_subscription(b.store, lin("h1"), b.log, lin("h1"), 6).resume);
 }
 
 TEST_CASE("replica_fsm: gaps resubscribe without skipping, duplicates are "
@@ -438,7 +445,7 @@ TEST_CASE("replica_fsm: gaps resubscribe without skipping, duplicates are "
     CHECK(eff[0].kind == replica_effect::subscribe);
     CHECK(eff[0].core == "A");
     CHECK(eff[0].from == 5);
-    CHECK(eff[0].history == "h1");
+    CHECK(eff[0].history.current() == "h1");
     CHECK(eff[0].epoch == epoch + 1);
     CHECK(h.fsm.seqno() == 5);
     CHECK(h.fsm.stats().gaps == 1);
@@ -493,7 +500,7 @@ TEST_CASE("replica_fsm: messages of an old subscription are stale") {
   h.connect("A");
   h.settle();
   auto old = h.fsm.epoch();
-  auto old_reply = decide_subscription(a.store, "h1", a.log, "", 0);
+  auto old_reply = decide_subscription(a.store, lin("h1"), a.log, lin(""), 0);
   h.connect("B");
   CHECK(h.fsm.epoch() == old + 1);
   auto x = a.commit(rng);
@@ -524,7 +531,7 @@ TEST_CASE("replica_fsm: messages of an old subscription are stale") {
   auto eff = h.fsm.connect("B"); // a failed subscription: its reply is stale
   h.fsm.on_subscribe_failed(eff[0].epoch);
   CHECK(h.fsm.state() == rs::disconnected);
-  auto r = decide_subscription(b.store, "h1", b.log, "h1", h.fsm.seqno());
+  auto r = decide_subscription(b.store, lin("h1"), b.log, lin("h1"), h.fsm.seqno());
   CHECK(h.fsm.on_subscribed(eff[0].epoch, r, 0).empty());
   CHECK(h.fsm.stats().stale == 7);
 
@@ -669,27 +676,48 @@ TEST_CASE("decide_subscription: a replica on a branch the core lacks bootstraps"
     core.apply(c);
     log.append(c);
   }
-  CHECK(decide_subscription(core, "h", log, "h", 2, "b").resume);
-  CHECK(decide_subscription(core, "h", log, "h", 1, "a").resume);
-  CHECK_FALSE(decide_subscription(core, "h", log, "h", 2, "lost").resume);
-  CHECK_FALSE(decide_subscription(core, "h", log, "h", 1, "x").resume);
+  CHECK(decide_subscription(core, lin("h"), log, lin("h"), 2, "b").resume);
+  CHECK(decide_subscription(core, lin("h"), log, lin("h"), 1, "a").resume);
+  CHECK_FALSE(decide_subscription(core, lin("h"), log, lin("h"), 2, "lost").resume);
+  CHECK_FALSE(decide_subscription(core, lin("h"), log, lin("h"), 1, "x").resume);
   // Unknown id (right after a bootstrap): only history and seqno decide.
-  CHECK(decide_subscription(core, "h", log, "h", 1, "").resume);
+  CHECK(decide_subscription(core, lin("h"), log, lin("h"), 1, "").resume);
 }
 
 TEST_CASE("replica_fsm: a resubscription names the last transaction applied") {
   shard_store store("s");
-  replica_fsm fsm(store, "", 100);
+  replica_fsm fsm(store, lineage{}, 100);
   auto e = fsm.connect("c1");
   REQUIRE(e.size() == 1);
   CHECK(e[0].last_id.empty());
-  subscription_reply r{true, "h", 0, {}};
+  subscription_reply r{true, lin("h"), 0, {}, {}};
   fsm.on_subscribed(e[0].epoch, r, 0);
   fsm.on_live(fsm.epoch(), committed{1, {"id1", "s", {{op::write, "t1", "k", "v"}}}});
   fsm.on_upstream_lost("c1");
   auto again = fsm.connect("c2");
   REQUIRE(again.size() == 1);
   CHECK(again[0].from == 1);
-  CHECK(again[0].history == "h");
+  CHECK(again[0].history.current() == "h");
   CHECK(again[0].last_id == "id1");
+}
+
+TEST_CASE("decide_subscription: a prefix resumes, a branch or a replica ahead bootstraps") {
+  std::mt19937 rng(5);
+  core a("A", "h1@0,h2@3", 100);
+  a.commits(6, rng);
+  // Behind on the same segments, or on a segment that holds nothing yet.
+  auto r = decide_subscription(a.store, a.history, a.log, lin("h1@0"), 3);
+  CHECK(r.resume);
+  CHECK(r.relation.kind == lineage_relation::behind);
+  r = decide_subscription(a.store, a.history, a.log, lin("h1@0,x@3"), 3);
+  CHECK(r.resume);
+  // Numbered 4 in another segment: branched after 3, with what it shares.
+  r = decide_subscription(a.store, a.history, a.log, lin("h1@0,x@3"), 4);
+  CHECK_FALSE(r.resume);
+  CHECK(r.relation.kind == lineage_relation::branched);
+  CHECK(r.relation.common == 3);
+  // Ahead of the core on its own history: the core has to catch up.
+  r = decide_subscription(a.store, a.history, a.log, lin("h1@0,h2@3"), 9);
+  CHECK_FALSE(r.resume);
+  CHECK(r.relation.kind == lineage_relation::ahead);
 }

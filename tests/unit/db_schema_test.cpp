@@ -19,8 +19,10 @@ op w(std::string table, std::string key = "k") {
 TEST_CASE("db schema: the builtin tables and their shards") {
   auto s = schema::builtin();
   CHECK(s.shards()
-        == std::vector<std::string>{"cm_shard", "conf_shard", "kv_ram_shard",
-                                    "kv_shard", "retain_shard", "route_shard"});
+        == std::vector<std::string>{"auth_shard", "cm_shard", "conf_shard",
+                                    "kv_ram_shard", "kv_shard", "mgmt_shard",
+                                    "retain_shard",
+                                    "route_shard"});
   // Every built-in shard is all disc or all ram, so a recovered disc shard
   // is complete at its seqno and can resume.
   auto kv = s.tables_of("kv_shard");
@@ -37,8 +39,13 @@ TEST_CASE("db schema: the builtin tables and their shards") {
   CHECK(s.find("session_registry")->shard == "cm_shard");
   CHECK(s.find("nope") == nullptr);
   CHECK(s.tables_of("nope").empty());
-  CHECK(s.tables().size() == 6);
+  CHECK(s.find("admin_user")->shard == "mgmt_shard");
+  CHECK(s.find("api_key")->store == storage::disc);
+  CHECK(s.tables().size() == 10);
   CHECK(s.find("retained")->store == storage::disc);
+  CHECK(s.find("mqtt_user")->shard == "auth_shard");
+  CHECK(s.find("banned")->shard == "auth_shard");
+  CHECK(s.find("mqtt_user")->store == storage::disc);
 }
 
 TEST_CASE("db schema: tables are sorted and a duplicate keeps the first") {

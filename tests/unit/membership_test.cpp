@@ -96,3 +96,32 @@ TEST_CASE("cluster status json has running, stopped and member details") {
   CHECK(j["members"][1]["oldest_core"] == true);
   CHECK(j["members"][2]["status"] == "down");
 }
+
+TEST_CASE("autoclean: a peer down at least that long, never before") {
+  membership v(make("a@h", 100));
+  v.upsert(make("b@h", 70), 1000);
+  v.upsert(make("c@h", 80), 1000);
+  v.set_status("b@h", member_status::down, 2000);
+  v.set_status("c@h", member_status::down, 5000);
+  CHECK(v.down_longer_than(10000, 11999).empty());
+  CHECK(v.down_longer_than(10000, 12000) == std::vector<std::string>{"b@h"});
+  CHECK(v.down_longer_than(10000, 15000)
+        == std::vector<std::string>{"b@h", "c@h"});
+  v.upsert(make("c@h", 80), 14000); // back up in time
+  CHECK(v.down_longer_than(10000, 15000) == std::vector<std::string>{"b@h"});
+}
+
+TEST_CASE("removals are remembered until the node joins again") {
+  membership v(make("a@h", 100));
+  v.add_removal({"b@h", "force-left by a@h", 10});
+  v.add_removal({"b@h", "autoclean", 20});
+  REQUIRE(v.removed("b@h"));
+  CHECK(v.removed("b@h")->reason == "autoclean");
+  CHECK(v.removals().size() == 1);
+  CHECK(v.clear_removal("b@h"));
+  CHECK_FALSE(v.removed("b@h"));
+  for (size_t i = 0; i < membership::max_removals + 5; ++i)
+    v.add_removal({"n" + std::to_string(i) + "@h", "x", 0});
+  CHECK(v.removals().size() == membership::max_removals);
+  CHECK_FALSE(v.removed("n0@h"));
+}

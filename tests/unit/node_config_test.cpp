@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "starling/runtime/node_config.hpp"
+#include "temp_file.hpp"
 
 using namespace starling::runtime;
 
@@ -13,15 +14,6 @@ namespace {
 config_result load(std::vector<std::string> args,
                    std::vector<std::string> env = {}) {
   return load_node_config({std::move(args), std::move(env), "myhost.example"});
-}
-
-std::string temp_file(const std::string& text) {
-  char path[] = "/tmp/starling-config-XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  std::ofstream(path) << text;
-  return path;
 }
 } // namespace
 
@@ -158,4 +150,67 @@ TEST_CASE("the write hard limit must exceed the high watermark") {
   CHECK(r.error.find("mqtt.write_buffer.hard_limit: '5000'") != std::string::npos);
   CHECK(r.error.find("must be larger than mqtt.write_buffer.high_watermark (6000)")
         != std::string::npos);
+}
+
+TEST_CASE("durations: units, zero, and a clear error for the rest") {
+  using starling::runtime::parse_duration_ms;
+  CHECK(parse_duration_ms("500ms") == 500u);
+  CHECK(parse_duration_ms("30s") == 30000u);
+  CHECK(parse_duration_ms("5m") == 300000u);
+  CHECK(parse_duration_ms("24h") == 86400000u);
+  CHECK(parse_duration_ms("7d") == 604800000u);
+  CHECK(parse_duration_ms("0") == 0u);
+  CHECK_FALSE(parse_duration_ms("10"));
+  CHECK_FALSE(parse_duration_ms("h"));
+  CHECK_FALSE(parse_duration_ms("5 m"));
+  CHECK_FALSE(parse_duration_ms("-1s"));
+  starling::runtime::config_inputs in;
+  in.environment = {"STARLING_CLUSTER__AUTOCLEAN=soon"};
+  auto r = starling::runtime::load_node_config(in);
+  REQUIRE_FALSE(r.config);
+  CHECK(r.error.find("cluster.autoclean") != std::string::npos);
+  CHECK(r.error.find("expected a duration") != std::string::npos);
+  in.environment = {"STARLING_CLUSTER__AUTOCLEAN=90s"};
+  r = starling::runtime::load_node_config(in);
+  REQUIRE(r.config);
+  CHECK(r.config->duration_ms("cluster.autoclean") == 90000u);
+  CHECK(r.config->flag("cluster.autoheal"));
+}
+
+TEST_CASE("node.cookie_file: read when node.cookie is not set") {
+  auto path = temp_file("  f1le-c00kie\n");
+  auto conf = temp_file("[node]\ncookie_file = " + path + "\n");
+  auto r = load({"-config", conf});
+  REQUIRE(r.config);
+  CHECK(r.config->cookie == "f1le-c00kie");
+  CHECK_FALSE(r.config->cookie_is_default);
+  CHECK(r.config->settings.at("node.cookie").second == "node.cookie_file " + path);
+  // A cookie given anywhere wins over the file.
+  r = load({"-config", conf, "-cookie", "cli"});
+  REQUIRE(r.config);
+  CHECK(r.config->cookie == "cli");
+  r = load({"-config", conf}, {"STARLING_NODE__COOKIE=env"});
+  REQUIRE(r.config);
+  CHECK(r.config->cookie == "env");
+  std::remove(conf.c_str());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("node.cookie_file: a file that cannot give a cookie is an error") {
+  auto r = load({}, {"STARLING_NODE__COOKIE_FILE=/nonexistent/cookie"});
+  REQUIRE_FALSE(r.config);
+  CHECK(r.error.find("invalid value for node.cookie_file: '/nonexistent/cookie' "
+                     "(from environment variable STARLING_NODE__COOKIE_FILE): "
+                     "cannot read cookie file '/nonexistent/cookie': No such file")
+        == 0);
+  for (auto text : {"", " \n\n", "two\nlines\n"}) {
+    auto path = temp_file(text);
+    r = load({}, {"STARLING_NODE__COOKIE_FILE=" + path});
+    INFO("content: " << text);
+    REQUIRE_FALSE(r.config);
+    CHECK(r.error.find("node.cookie_file") != std::string::npos);
+    CHECK((r.error.find("is empty") != std::string::npos
+           || r.error.find("more than one line") != std::string::npos));
+    std::remove(path.c_str());
+  }
 }

@@ -51,3 +51,17 @@ TEST_CASE("malformed node names are rejected with a reason") {
   CHECK_FALSE(parse_node_name("n99999@host", err));
   CHECK(err.find("above 65535") != std::string::npos);
 }
+
+TEST_CASE("an IPv6 host is written in brackets") {
+  std::string err;
+  auto n = starling::runtime::parse_node_name("core1@[fd00::1]:4400", err);
+  REQUIRE(n);
+  CHECK(n->host == "fd00::1");
+  CHECK(n->dist_port() == 4400);
+  CHECK(n->str() == "core1@[fd00::1]");
+  auto m = starling::runtime::parse_node_name("core2@[fd00::2]", err);
+  REQUIRE(m);
+  CHECK(m->dist_port() == 4372);
+  CHECK_FALSE(starling::runtime::parse_node_name("core2@[fd00::2", err));
+  CHECK_FALSE(starling::runtime::parse_node_name("core2@[zz]", err));
+}

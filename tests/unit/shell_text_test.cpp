@@ -39,3 +39,12 @@ TEST_CASE("durations for humans") {
   CHECK(format_duration_ms(3 * 3600000 + 60000) == "3h 1m");
   CHECK(format_duration_ms(2 * 86400000LL + 3600000) == "2d 1h");
 }
+
+TEST_CASE("actor refs: the main system's ids are plain, other systems' labelled") {
+  CHECK(actor_ref("", 6) == "6");
+  CHECK(actor_ref("d0", 6) == "d0:6");
+  CHECK(actor_ref("d1", 6) == "d1:6");
+  // The same CAF id in two actor systems gives two refs, never one.
+  CHECK(actor_ref("", 7) != actor_ref("d0", 7));
+  CHECK(actor_ref("d0", 7) != actor_ref("d1", 7));
+}

@@ -152,7 +152,12 @@ int main(int argc, char** argv) {
       p.attempt<std::string, uint64_t>(dest, id + " inspect",
                                        inspect_atom::value);
       p.attempt<caf::ok_atom>(dest, id + " leave", leave_atom::value,
-                              std::string("nobody@nowhere"));
+                              std::string("nobody@nowhere"), std::string("x"));
+      p.attempt<uint64_t>(dest, id + " heal order", heal_order_atom::value,
+                          std::string("round"),
+                          std::vector<std::string>{"nobody@nowhere"});
+      p.attempt<view_wire>(dest, id + " heal view", heal_view_atom::value,
+                           std::string("round"));
     }
     p.finish();
   });

@@ -9,6 +9,7 @@
 #include "starling/actors/node.hpp"
 #include "starling/client_options.hpp"
 #include "starling/runtime/node_config.hpp"
+#include "starling/runtime/version.hpp"
 
 extern char** environ;
 
@@ -19,6 +20,12 @@ int bench_main(std::vector<std::string> args);
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1
+      && (args[0] == "version" || args[0] == "-version"
+          || args[0] == "--version")) {
+    std::cout << starling::runtime::version_line() << "\n";
+    return 0;
+  }
   if (!args.empty() && args[0] == "ctl")
     return starling::tools::ctl_main({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "remsh")

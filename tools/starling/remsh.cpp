@@ -19,7 +19,9 @@ namespace starling::tools {
 namespace {
 
 const char* usage = "usage: starling remsh NAME@HOST[:PORT] [-cookie C] "
-                    "[-timeout SECONDS] [-eval 'COMMAND']\n";
+                    "[-timeout SECONDS] [-wait SECONDS] [-eval 'COMMAND']\n"
+                    "       [-ssl_certfile F -ssl_keyfile F -ssl_cacertfile F]"
+                    "   (a node with node.dist_tls)\n";
 
 std::string history_file() {
   auto home = std::getenv("HOME");
@@ -74,8 +76,12 @@ int interactive(actors::hidden_client& client) {
 int remsh_main(const std::vector<std::string>& args) {
   po::options_description desc;
   desc.add_options()("cookie", po::value<std::string>())(
-    "timeout", po::value<std::string>())("eval", po::value<std::string>())(
-    "help", "")("node", po::value<std::string>());
+    "timeout", po::value<std::string>())("wait", po::value<std::string>())(
+    "eval", po::value<std::string>())(
+    "help", "")("node", po::value<std::string>())(
+    "ssl_certfile", po::value<std::string>())(
+    "ssl_keyfile", po::value<std::string>())(
+    "ssl_cacertfile", po::value<std::string>());
   po::positional_options_description pos;
   pos.add("node", 1);
   po::variables_map vm;
@@ -103,16 +109,23 @@ int remsh_main(const std::vector<std::string>& args) {
   };
   client_options opts;
   if (auto err = resolve_client_options(opt("node").value_or("starling@127.0.0.1"),
-                                        opt("cookie"), opt("timeout"), opts);
+                                        opt("cookie"), opt("timeout"),
+                                        opt("wait"), opts);
       !err.empty()) {
     std::cerr << "starling remsh: " << err << "\n" << usage;
     return 2;
   }
+  if (auto err = resolve_tls_options(
+        {opt("ssl_certfile"), opt("ssl_keyfile"), opt("ssl_cacertfile")}, opts);
+      !err.empty()) {
+    std::cerr << "starling remsh: " << err << "\n";
+    return 2;
+  }
   auto client = actors::hidden_client::connect(opts.node, opts.cookie, "remsh",
-                                               opts.timeout);
+                                               opts.timeout, opts.wait, opts.tls);
   if (!client->ok()) {
     std::cerr << "error: cannot attach to " << opts.node.str() << ": "
-              << client->error() << "\n";
+              << client->error() << waited_text(opts) << "\n";
     exit_now(1);
   }
   if (auto line = opt("eval"))

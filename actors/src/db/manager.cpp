@@ -1,7 +1,10 @@
 #include "starling/actors/db/manager.hpp"
 
+#include "manager_state.hpp"
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 
@@ -18,50 +21,37 @@
 
 namespace starling::actors::db {
 
-namespace {
+namespace manager_detail {
 
-using namespace runtime::db;
-
-constexpr const char* merge_key = "$merge";
-
-struct remote_node {
-  member_wire member;
-  std::map<std::string, caf::actor> actors; ///< shard (or $merge) -> actor
-};
-
-struct manager_state {
-  db_context* db = nullptr;
-  std::string self_name;
-  std::map<std::string, caf::actor> local; ///< shard (or $merge) -> actor
-  std::map<std::string, remote_node> peers; ///< resolved running peers
-  std::map<std::string, int64_t> running;   ///< name -> incarnation
-  uint64_t txn_counter = 0;
-  struct retry {
-    transaction txn;
-    std::function<void(caf::expected<uint64_t>)> done;
-    uint32_t attempt;
-  };
-  std::map<std::string, retry> retries; ///< txn id -> what to send again
-  static inline const char* name = "db_manager";
-};
-
-using manager_actor = caf::stateful_actor<manager_state>;
-
-/// Tells every local shard actor (and the merge server) who runs.
 void publish_peers(manager_actor* self) {
   auto& st = self->state;
   for (auto& [shard, actor] : st.local) {
+    bool merge = shard == merge_key;
     std::vector<shard_peer> list;
     for (auto& [name, r] : st.peers) {
       auto i = r.actors.find(shard);
       if (i == r.actors.end())
         continue;
-      list.push_back({name, r.member.role == "core", r.member.started_at_ms,
-                      i->second});
+      bool peer_core = r.member.role == "core";
+      // Merge tables hold every node's own records: every running node.
+      // A regular shard works with the cores of our database group and,
+      // on a core, the replicants (which subscribe to it).
+      if (!merge && (peer_core ? !st.group.count(name) : !st.core))
+        continue;
+      list.push_back({name, peer_core, r.member.started_at_ms, i->second});
     }
-    self->send(actor, peers_atom::value, std::move(list));
+    if (merge)
+      self->send(actor, peers_atom::value, std::move(list));
+    else
+      self->send(actor, peers_atom::value, std::move(list), st.leader);
   }
 }
+
+} // namespace manager_detail
+
+namespace {
+
+using namespace manager_detail;
 
 void resolve(manager_actor* self, const member_wire& m,
              const caf::actor& agent) {
@@ -82,6 +72,8 @@ void resolve(manager_actor* self, const member_wire& m,
                 r.actors.emplace(names[k], actors[k]);
               st.peers[m.name] = std::move(r);
               publish_peers(self);
+              if (m.role == "core")
+                probe(self); // a core that came up: compare at once
             },
             [=](caf::error& err) {
               self->state.db->node->log->warning(
@@ -105,6 +97,7 @@ void on_members(manager_actor* self, const std::vector<member_wire>& members,
   for (auto i = st.peers.begin(); i != st.peers.end();) {
     auto j = now.find(i->first);
     if (j == now.end() || j->second != i->second.member.started_at_ms) {
+      st.agreement.erase(i->first); // compared again when it is back
       i = st.peers.erase(i);
       changed = true;
     } else {
@@ -383,25 +376,70 @@ caf::behavior manager(manager_actor* self, db_context* db) {
   auto& st = self->state;
   st.db = db;
   st.self_name = db->node->cfg.name.str();
-  for (auto& shard : db->schema.shards()) {
-    auto tables = db->schema.tables_of(shard);
-    if (!tables.empty() && tables.front().type == table_type::regular)
-      st.local.emplace(shard, spawn_shard(*db, shard));
+  st.core = db->node->cfg.role == runtime::node_role::core;
+  // Alone until the node agent says otherwise: a core leads its shards.
+  if (st.core) {
+    st.group = {st.self_name};
+    st.leader = st.self_name;
   }
-  db->shards = st.local;
-  st.local.emplace(merge_key, spawn_merge_server(*db));
-  db->merge_server = st.local.at(merge_key);
+  st.report_path = (std::filesystem::path(db->node->cfg.text("node.data_dir"))
+                    / (st.self_name + ".heal-report.jsonl"))
+                     .string();
+  st.local = db->shards;
+  st.local.emplace(merge_key, db->merge_server);
   for (auto& [shard, a] : st.local)
     self->link_to(a);
   self->set_error_handler([self](caf::error& err) {
     self->state.db->node->log->warning("db manager: " + describe(err));
   });
   publish_peers(self); // a lone core leads its shards at once
+  if (st.core)
+    self->send(self, probe_atom::value);
   return {
     [self](members_atom, const std::vector<member_wire>& members,
            const std::vector<caf::actor>& agents) {
-      if (from_own_system(self))
-        on_members(self, members, agents);
+      if (!from_own_system(self))
+        return;
+      self->state.agent = caf::actor_cast<caf::actor>(self->current_sender());
+      on_members(self, members, agents);
+    },
+    [self](group_atom, const std::vector<std::string>& cores,
+           const std::string& leader) {
+      auto& st = self->state;
+      if (!from_own_system(self))
+        return;
+      std::set<std::string> g(cores.begin(), cores.end());
+      if (g == st.group && leader == st.leader)
+        return;
+      st.group = std::move(g);
+      st.leader = leader;
+      publish_peers(self);
+    },
+    [self](probe_atom) {
+      if (self->current_sender() != self->ctrl())
+        return;
+      probe(self);
+      self->delayed_send(self, probe_interval, probe_atom::value);
+    },
+    [self](heal_atom, const std::string& round,
+           const std::vector<std::string>& winners) -> caf::result<uint64_t> {
+      if (!from_own_system(self))
+        return fail("autoheal orders come from this node's agent");
+      if (!self->state.core)
+        return fail("a replicant holds no data of its own to heal");
+      return heal(self, round, winners);
+    },
+    [self](adopt_atom) {
+      auto& st = self->state;
+      if (!from_own_system(self) || !st.core)
+        return;
+      st.adopt_until_ms = st.db->node->now_ms() + adopt_window_ms;
+      st.agreement.clear();
+    },
+    [self](heal_report_atom) -> caf::result<std::string> {
+      if (!self->state.db->node->peers->allowed(self->current_sender()))
+        return fail("refused: not authenticated");
+      return heal_report(self);
     },
     [self](shards_atom)
       -> caf::result<std::vector<std::string>, std::vector<caf::actor>> {
@@ -482,6 +520,17 @@ caf::behavior manager(manager_actor* self, db_context* db) {
 } // namespace
 
 caf::actor spawn_db_manager(db_context& db) {
+  // The shard actors and the merge server are spawned here, on the caller's
+  // thread, not in the manager's start-up: CAF runs that later on a
+  // scheduler thread, and the MQTT actors spawned next read db.shards and
+  // db.merge_server in their own start-up (a router that found no merge
+  // server never published or learned a route).
+  for (auto& shard : db.schema.shards()) {
+    auto tables = db.schema.tables_of(shard);
+    if (!tables.empty() && tables.front().type == table_type::regular)
+      db.shards.emplace(shard, spawn_shard(db, shard));
+  }
+  db.merge_server = spawn_merge_server(db);
   auto a = db.node->sys->spawn(manager, &db);
   db.node->directory->add(a, "db_manager", "db_manager");
   return a;

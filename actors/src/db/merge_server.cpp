@@ -97,8 +97,10 @@ void on_peers(merge_actor* self, const std::vector<shard_peer>& list) {
                                + " records of " + node + " (down)");
     }
   for (auto& [node, server] : now)
-    if (auto i = st.peers.find(node); i == st.peers.end() || i->second != server)
+    if (auto i = st.peers.find(node); i == st.peers.end() || i->second != server) {
       send_all_own(self, server);
+      self->send(server, mpull_atom::value);
+    }
   st.peers = std::move(now);
 }
 
@@ -187,6 +189,11 @@ caf::behavior merge_server(merge_actor* self, db_context* db) {
       for (auto& [key, value] : all)
         if (auto b = before.find(key); b == before.end() || b->second != value)
           notify(self, name, owner, key, true);
+    },
+    [self](mpull_atom) {
+      auto to = caf::actor_cast<caf::actor>(self->current_sender());
+      if (to && sending_node(self))
+        send_all_own(self, to);
     },
     [self](watch_atom, const std::string& name) {
       auto t = table(self, name);

@@ -2,25 +2,20 @@
 
 #include "shard_state.hpp"
 
-#include <map>
-#include <memory>
-
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
-#include "starling/actors/db/agent.hpp"
-#include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/runtime/db/replica_fsm.hpp"
-#include "starling/runtime/db/sequencer.hpp"
+#include "starling/actors/wire.hpp"
 #include "starling/runtime/db/status.hpp"
 
 namespace starling::actors::db {
 
 namespace shard_detail {
+
+namespace {
 
 bool trusted(shard_actor* self) {
   return self->state.db->node->peers->allowed(self->current_sender());
@@ -30,178 +25,29 @@ caf::error refused() {
   return fail("refused: the sender has not passed the cookie handshake");
 }
 
-std::string new_history(shard_actor* self) {
-  return runtime::make_nonce(self->state.db->node->rnd).substr(0, 16);
-}
-
-const shard_peer* find_peer(shard_actor* self, const std::string& name) {
-  auto& peers = self->state.peers;
-  auto i = peers.find(name);
-  return i == peers.end() ? nullptr : &i->second;
-}
-
-// -- membership ------------------------------------------------------------------
-
-/// The oldest running core (start time, then name): the shard's sequencer.
-/// Every node computes it from its own membership view, so all agree once
-/// their views agree (Erlang's global and Mria's leader use the same rule).
-std::string oldest_core(shard_actor* self) {
-  auto& st = self->state;
-  std::string best = st.core ? st.self_name : "";
-  int64_t best_at = st.core ? st.self_started : INT64_MAX;
-  for (auto& [name, p] : st.peers)
-    if (p.core && std::tie(p.started_at_ms, name) < std::tie(best_at, best)) {
-      best = name;
-      best_at = p.started_at_ms;
-    }
-  return best;
-}
-
-void drop_subscriber(shard_actor* self, const std::string& node) {
-  auto& st = self->state;
-  auto i = st.agents.find(node);
-  if (i == st.agents.end())
-    return;
-  self->send_exit(i->second.handle, caf::exit_reason::user_shutdown);
-  st.agents.erase(i);
-  if (st.seq)
-    answer(self, st.seq->follower_lost(node));
-}
-
-void pick_upstream(shard_actor* self);
-
-void on_peers(shard_actor* self, std::vector<shard_peer>& list) {
-  auto& st = self->state;
-  std::map<std::string, shard_peer> now;
-  for (auto& p : list)
-    now.emplace(p.name, p);
-  for (auto& [name, p] : st.peers)
-    if (!now.count(name)) {
-      drop_subscriber(self, name);
-      if (st.fsm->upstream() == name
-          && st.fsm->state() != replica_state::disconnected) {
-        st.db->node->log->warning("shard " + st.shard + ": upstream " + name
-                                  + " is down");
-        st.fsm->on_upstream_lost(name);
-        st.upstream = nullptr;
-        st.upstream_agent = nullptr;
-      }
-    }
-  st.peers = std::move(now);
-  if (st.core) {
-    auto leader = oldest_core(self);
-    if (leader != st.leader) {
-      st.took_over = !st.leader.empty();
-      st.leader = leader;
-      if (leader == st.self_name) {
-        become_leader(self);
-      } else {
-        st.leading = false;
-        st.syncing = false;
-        st.db->node->log->info("shard " + st.shard + ": sequencer is "
-                               + leader);
-        run(self, st.fsm->connect(leader));
-        drain_stash(self);
-      }
-      return;
-    }
-  }
-  pick_upstream(self);
-}
-
-/// A disconnected replica subscribes again: a following core at the leader,
-/// a replicant at the least loaded core (fewest subscribers, ties broken
-/// by a hash of both names so replicants spread).
-void pick_upstream(shard_actor* self) {
-  auto& st = self->state;
-  if (st.fsm->state() != replica_state::disconnected || st.syncing)
-    return;
-  if (st.core) {
-    if (!st.leader.empty() && st.leader != st.self_name)
-      run(self, st.fsm->connect(st.leader));
-    return;
-  }
-  struct choice {
-    std::string name;
-    uint64_t load;
-    size_t tie;
-  };
-  auto best = std::make_shared<std::optional<choice>>();
-  auto pending = std::make_shared<size_t>(1);
-  auto epoch = st.fsm->epoch();
-  auto done = [self, best, pending, epoch] {
-    if (--*pending > 0)
-      return;
-    auto& st = self->state;
-    if (epoch != st.fsm->epoch()
-        || st.fsm->state() != replica_state::disconnected)
-      return;
-    if (*best)
-      run(self, st.fsm->connect((*best)->name));
-    else
-      schedule_reconnect(self);
-  };
-  for (auto& [name, p] : st.peers) {
-    if (!p.core)
-      continue;
-    ++*pending;
-    auto tie = std::hash<std::string>{}(st.self_name + "/" + name);
-    self->request(p.shard, subscribe_timeout, seqno_atom::value)
-      .then(
-        [=](const std::string&, uint64_t, uint64_t load, bool) {
-          choice c{name, load, tie};
-          if (!*best || std::tie(c.load, c.tie) < std::tie((*best)->load,
-                                                          (*best)->tie))
-            *best = c;
-          done();
-        },
-        [=](caf::error&) { done(); });
-  }
-  done();
-}
-
-// -- the live stream (following a core) -------------------------------------------
-
-void on_live(shard_actor* self, uint64_t epoch,
-             const std::vector<committed>& batch, uint64_t latest) {
-  auto& st = self->state;
-  if (self->current_sender()
-      != caf::actor_cast<caf::strong_actor_ptr>(st.upstream_agent))
-    return; // a stale agent of an earlier subscription
-  st.upstream_seqno = std::max(st.upstream_seqno, latest);
-  for (auto& c : batch) {
-    run(self, st.fsm->on_live(epoch, c));
-    if (epoch != st.fsm->epoch() || !st.upstream_agent)
-      return; // resubscribed: the rest of the batch is stale
-  }
-  if (batch.empty())
-    return;
-  st.unacked += batch.size();
-  // A replicant acknowledges in batches: acknowledgements only move its
-  // agent's window, and one per transaction would cost the core as much
-  // as the transaction itself. A following core acknowledges every
-  // message: the sequencer's callers wait for it.
-  if (st.core || st.unacked >= replicant_ack_every) {
-    self->send(st.upstream_agent, ack_atom::value, epoch, batch.back().seqno);
-    st.unacked = 0;
-  }
+int64_t now(shard_actor* self) {
+  return self->state.db->node->now_ms();
 }
 
 shard_status status(shard_actor* self) {
   auto& st = self->state;
+  auto& c = *st.core;
+  auto& fsm = c.fsm();
   shard_status s;
   s.shard = st.shard;
-  s.role = st.core ? "core" : "replicant";
-  s.leader = st.leader;
-  s.leading = st.leading;
-  s.state = st.leading ? "normal" : to_string(st.fsm->state());
-  s.upstream = st.leading ? "" : st.fsm->upstream();
-  s.history = st.fsm->history();
-  s.seqno = st.store->seqno();
-  s.upstream_seqno = st.leading ? s.seqno : st.upstream_seqno;
+  s.role = c.core() ? "core" : "replicant";
+  s.leader = c.leader();
+  s.leading = c.leading();
+  s.state = c.leading() ? "normal" : to_string(fsm.state());
+  s.upstream = c.leading() ? "" : fsm.upstream();
+  s.history = fsm.history().current();
+  s.lineage = fsm.history().str();
+  s.healing = c.healing();
+  s.seqno = c.store().seqno();
+  s.upstream_seqno = c.leading() ? s.seqno : c.upstream_seqno();
   s.lag = s.upstream_seqno > s.seqno ? s.upstream_seqno - s.seqno : 0;
-  s.replay_queue = st.fsm->buffered();
-  auto& stats = st.fsm->stats();
+  s.replay_queue = fsm.buffered();
+  auto& stats = fsm.stats();
   s.bootstrap_ms = stats.last_bootstrap_ms;
   s.bootstrap_records = stats.last_bootstrap_records;
   s.bootstraps = stats.bootstraps;
@@ -210,27 +56,22 @@ shard_status status(shard_actor* self) {
   s.duplicates = stats.duplicates;
   s.stale = stats.stale;
   s.mailbox = self->mailbox().size();
-  s.records = st.store->size();
-  s.checksum = st.store->checksum();
-  s.log_first = st.log ? st.log->first_seqno() : 0;
-  s.log_last = st.log ? st.log->last_seqno() : 0;
-  s.pending_commits = st.seq ? st.seq->pending() : 0;
+  s.records = c.store().size();
+  s.checksum = c.store().checksum();
+  s.log_first = c.log() ? c.log()->first_seqno() : 0;
+  s.log_last = c.log() ? c.log()->last_seqno() : 0;
+  s.pending_commits = c.seq() ? c.seq()->pending() : 0;
   for (auto& [node, a] : st.agents)
     s.agents.push_back({node, a.gauge->core, a.gauge->pending.load(),
                         a.gauge->in_flight.load(), a.gauge->acked.load()});
   return s;
 }
 
-// -- behavior --------------------------------------------------------------------
-
 void on_down(shard_actor* self, const caf::down_msg& msg) {
   auto& st = self->state;
   if (st.upstream_agent && msg.source == st.upstream_agent.address()) {
     st.upstream_agent = nullptr;
-    if (!st.leading && st.fsm->state() != replica_state::disconnected) {
-      st.fsm->on_upstream_lost(st.fsm->upstream());
-      schedule_reconnect(self);
-    }
+    carry(self, st.core->on_upstream_lost(now(self)));
     return;
   }
   std::erase_if(st.watchers,
@@ -239,29 +80,23 @@ void on_down(shard_actor* self, const caf::down_msg& msg) {
     if (a.handle.address() == msg.source) {
       auto name = node;
       st.agents.erase(name);
-      if (st.seq)
-        answer(self, st.seq->follower_lost(name));
+      carry(self, st.core->on_stream_lost(name));
       return;
     }
 }
 
-void init(shard_actor* self, db_context* db, const std::string& shard) {
-  auto& st = self->state;
+/// The shard's records and history as recovered from the SQLite file.
+std::pair<std::unique_ptr<shard_store>, lineage>
+recover(db_context* db, const std::string& shard, bool& disc) {
   auto& node = *db->node;
-  st.db = db;
-  st.shard = shard;
-  st.core = node.cfg.role == runtime::node_role::core;
-  st.self_name = node.cfg.name.str();
-  st.self_started = node.started_at_ms;
-  auto tables = db->schema.tables_of(shard);
   bool has_ram = false;
-  for (auto& t : tables)
-    (t.store == storage::disc ? st.disc : has_ram) = true;
-  st.store = std::make_unique<shard_store>(shard);
-  std::string history;
+  for (auto& t : db->schema.tables_of(shard))
+    (t.store == storage::disc ? disc : has_ram) = true;
+  auto store = std::make_unique<shard_store>(shard);
+  lineage history;
   if (auto i = db->recovered.find(shard); i != db->recovered.end()) {
     for (auto& r : i->second.records)
-      st.store->put(r);
+      store->put(r);
     // In the store now: free the loaded copy (only this shard's actor
     // touches its entry's value; the map itself never changes).
     std::vector<record>().swap(i->second.records);
@@ -269,16 +104,35 @@ void init(shard_actor* self, db_context* db, const std::string& shard) {
     // at its seqno: keep the records (a lone core serves them) but never
     // resume from it; joining a cluster re-bootstraps the shard.
     if (!has_ram) {
-      st.store->set_seqno(i->second.seqno);
-      history = i->second.history;
+      if (auto l = lineage::parse(i->second.history)) {
+        store->set_seqno(i->second.seqno);
+        history = *l;
+      } else {
+        node.log->error("shard " + shard + ": unreadable history '"
+                        + i->second.history + "' in the data file: its "
+                        "records are kept but it re-bootstraps");
+      }
     }
   }
-  st.fsm = std::make_unique<replica_fsm>(*st.store, history,
-                                         db->settings.replay_buffer_limit);
-  if (st.core) {
-    st.log = std::make_unique<rlog>(db->settings.log_size);
-    st.seq = std::make_unique<sequencer>(*st.store, *st.log, db->schema);
-  }
+  return {std::move(store), std::move(history)};
+}
+
+void init(shard_actor* self, db_context* db, const std::string& shard) {
+  auto& st = self->state;
+  auto& node = *db->node;
+  st.db = db;
+  st.shard = shard;
+  st.self_name = node.cfg.name.str();
+  bool disc = false;
+  auto [store, history] = recover(db, shard, disc);
+  shard_core_settings cs;
+  cs.log_size = db->settings.log_size;
+  cs.agent_queue_limit = db->settings.agent_queue_limit;
+  cs.replay_buffer_limit = db->settings.replay_buffer_limit;
+  st.core = std::make_unique<shard_core>(
+    shard, st.self_name, node.cfg.role == runtime::node_role::core, disc,
+    std::move(store), std::move(history), db->schema, cs,
+    [db] { return runtime::make_nonce(db->node->rnd).substr(0, 12); });
   // A peer may refuse one of our one-way messages: logged, never fatal.
   self->set_error_handler([self](caf::error& err) {
     self->state.db->node->log->warning("shard " + self->state.shard + ": "
@@ -287,29 +141,75 @@ void init(shard_actor* self, db_context* db, const std::string& shard) {
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
 }
 
+caf::result<bool, std::string, uint64_t, caf::actor>
+on_subscribe(shard_actor* self, uint32_t version, const std::string& node,
+             bool is_core, uint64_t epoch, const std::string& history,
+             uint64_t seqno, const std::string& last_id,
+             const caf::actor& replica) {
+  auto& st = self->state;
+  if (version != db_protocol_version)
+    return fail("protocol version " + std::to_string(version)
+                + " is not ours (" + std::to_string(db_protocol_version) + ")");
+  shard_effects effects;
+  auto d = st.core->on_subscribe(node, is_core, history, seqno, last_id, effects);
+  carry(self, std::move(effects)); // drops an earlier agent of `node` first
+  if (!d.error.empty())
+    return fail(d.error);
+  auto gauge = std::make_shared<agent_gauge>();
+  gauge->node = node;
+  gauge->core = is_core;
+  auto agent = spawn_agent(*st.db, caf::actor_cast<caf::actor>(self), st.shard,
+                           epoch, replica, std::move(d.entries), d.core_seqno,
+                           gauge);
+  self->monitor(agent);
+  st.agents[node] = {agent, gauge};
+  return {d.resume, d.history.str(), d.core_seqno, agent};
+}
+
+} // namespace
+
 caf::behavior shard_behavior(shard_actor* self, db_context* db,
                              std::string shard) {
   init(self, db, shard);
   return {
-    [self](peers_atom, std::vector<shard_peer>& list) {
+    [self](peers_atom, std::vector<shard_peer>& list,
+           const std::string& leader) {
       if (!from_own_system(self))
         return;
-      on_peers(self, list);
+      auto& st = self->state;
+      std::vector<shard_peer_info> infos;
+      st.peers.clear();
+      for (auto& p : list) {
+        infos.push_back({p.name, p.core, p.started_at_ms});
+        st.peers[p.name] = p.shard;
+      }
+      carry(self, st.core->on_peers(std::move(infos), leader, now(self)));
+    },
+    [self](reset_atom, const std::string& reason, uint64_t common)
+      -> caf::result<std::string, std::vector<committed>, uint64_t, uint64_t> {
+      if (!from_own_system(self))
+        return refused();
+      shard_effects effects;
+      auto r = self->state.core->reset(reason, common, now(self), effects);
+      carry(self, std::move(effects));
+      return {r.history, std::move(r.discarded), r.log_first, r.seqno};
     },
     [self](txn_atom, const transaction& txn) -> caf::result<uint64_t> {
       if (!trusted(self))
         return refused();
-      auto rp = self->make_response_promise();
-      route_txn(self, txn, rp);
+      auto& st = self->state;
+      auto id = ++st.next_caller;
+      st.callers.emplace(id, self->make_response_promise());
+      carry(self, st.core->on_txn(txn, id, now(self)));
       return caf::delegated<uint64_t>{};
     },
     [self](seqno_atom)
       -> caf::result<std::string, uint64_t, uint64_t, bool> {
       if (!trusted(self))
         return refused();
-      auto& st = self->state;
-      return {st.fsm->history(), st.store->seqno(),
-              static_cast<uint64_t>(st.agents.size()), st.leading};
+      auto& c = *self->state.core;
+      return {c.fsm().history().str(), c.store().seqno(),
+              static_cast<uint64_t>(c.subscribers().size()), c.leading()};
     },
     [self](subscribe_atom, uint32_t version, const std::string& node,
            bool is_core, uint64_t epoch, const std::string& history,
@@ -325,33 +225,33 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
            const record& after) -> caf::result<std::vector<record>> {
       if (!trusted(self))
         return refused();
-      auto& st = self->state;
       std::optional<record> from;
       if (!from_start)
         from = after;
-      return st.store->batch_after(from, st.db->settings.batch_size);
+      return self->state.core->store().batch_after(
+        from, self->state.db->settings.batch_size);
     },
     [self](live_atom, uint64_t epoch, const std::vector<committed>& batch,
            uint64_t latest) {
-      on_live(self, epoch, batch, latest);
+      auto& st = self->state;
+      if (self->current_sender()
+          != caf::actor_cast<caf::strong_actor_ptr>(st.upstream_agent))
+        return; // a stale agent of an earlier subscription
+      carry(self, st.core->on_live(epoch, batch, latest, now(self)));
     },
     [self](cut_atom, uint64_t epoch, const std::string& why) {
       auto& st = self->state;
       if (self->current_sender()
-            != caf::actor_cast<caf::strong_actor_ptr>(st.upstream_agent)
-          || epoch != st.fsm->epoch())
+          != caf::actor_cast<caf::strong_actor_ptr>(st.upstream_agent))
         return;
-      st.db->node->log->warning("shard " + st.shard + ": cut off by "
-                                + st.fsm->upstream() + ": " + why);
-      st.upstream_agent = nullptr;
-      st.fsm->on_upstream_lost(st.fsm->upstream());
-      schedule_reconnect(self);
+      auto effects = st.core->on_cut(epoch, why);
+      if (!effects.empty())
+        st.upstream_agent = nullptr;
+      carry(self, std::move(effects));
     },
     [self](acked_atom, const std::string& node, uint64_t seqno) {
-      auto& st = self->state;
-      if (!from_own_system(self) || !st.seq)
-        return;
-      answer(self, st.seq->ack(seqno, node));
+      if (from_own_system(self))
+        carry(self, self->state.core->on_acked(node, seqno));
     },
     [self](watch_atom, const std::string& table) {
       auto w = caf::actor_cast<caf::actor>(self->current_sender());
@@ -364,22 +264,21 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
       send_table(self, table, w);
     },
     [self](reconnect_atom, uint64_t epoch) {
-      auto& st = self->state;
-      if (epoch == st.fsm->epoch())
-        pick_upstream(self);
+      if (self->current_sender() == self->ctrl())
+        carry(self, self->state.core->on_retry(epoch, now(self)));
     },
     [self](read_atom, const std::string& table,
            const std::string& key) -> caf::result<bool, std::string> {
       if (!trusted(self))
         return refused();
-      auto v = self->state.store->read(table, key);
+      auto v = self->state.core->store().read(table, key);
       return {v.has_value(), v.value_or("")};
     },
     [self](read_atom, const std::string& table, const std::string& prefix,
            uint64_t limit) -> caf::result<std::vector<record>> {
       if (!trusted(self))
         return refused();
-      return self->state.store->match(table, prefix, limit);
+      return self->state.core->store().match(table, prefix, limit);
     },
     [self](status_atom) -> caf::result<std::string> {
       if (!trusted(self))
@@ -394,16 +293,15 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
                + std::to_string(s.seqno) + ", " + std::to_string(s.records)
                + " records"
                + (s.upstream.empty() ? "" : ", upstream " + s.upstream)
-               + (st.core ? ", " + std::to_string(st.agents.size())
-                              + " subscribers"
-                          : "");
+               + (st.core->core() ? ", " + std::to_string(st.agents.size())
+                                      + " subscribers"
+                                  : "");
       });
     },
   };
 }
 
 } // namespace shard_detail
-
 
 caf::actor spawn_shard(db_context& db, const std::string& shard) {
   auto a = db.node->sys->spawn(shard_detail::shard_behavior, &db, shard);

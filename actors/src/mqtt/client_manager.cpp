@@ -17,7 +17,10 @@
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
+#include "starling/runtime/cluster/rules.hpp"
 #include "starling/runtime/shell_text.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace starling::actors::mqtt {
 
@@ -64,9 +67,10 @@ bool cleans_registry(manager_actor* self) {
   auto& node = *st.ctx->node;
   if (node.cfg.role != runtime::node_role::core)
     return false;
-  auto mine = std::make_pair(node.started_at_ms, st.me);
+  runtime::cluster::core_age mine{st.me, node.started_at_ms};
   for (auto& m : st.running)
-    if (m.role == "core" && std::make_pair(m.started_at_ms, m.name) < mine)
+    if (m.role == "core"
+        && runtime::cluster::older({m.name, m.started_at_ms}, mine))
       return false;
   return true;
 }
@@ -137,6 +141,37 @@ caf::result<std::string> list_clients(manager_actor* self) {
   return rp;
 }
 
+/// The management API's client list: every session's JSON, each asked
+/// with a 1 s bound (a busy session is listed with what is known).
+caf::result<std::string> clients_json(manager_actor* self) {
+  auto entries = std::vector<std::pair<std::string, caf::actor>>(
+    self->state.clients.begin(), self->state.clients.end());
+  auto rp = self->make_response_promise<std::string>();
+  auto items = std::make_shared<std::vector<std::string>>(entries.size());
+  auto pending = std::make_shared<size_t>(entries.size() + 1);
+  auto finish = [=]() mutable {
+    if (--*pending > 0)
+      return;
+    std::string out = "[";
+    for (size_t i = 0; i < items->size(); ++i)
+      out += (i ? "," : "") + (*items)[i];
+    rp.deliver(out + "]");
+  };
+  for (size_t i = 0; i < entries.size(); ++i) {
+    (*items)[i] = nlohmann::json{{"clientid", entries[i].first},
+                                 {"conn_state", "unknown"}}.dump();
+    self->request(entries[i].second, std::chrono::seconds(1), client_json_atom::value)
+      .then(
+        [=](const std::string& text) mutable {
+          (*items)[i] = text;
+          finish();
+        },
+        [=](caf::error&) mutable { finish(); });
+  }
+  finish();
+  return rp;
+}
+
 caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
   auto& st = self->state;
   st.ctx = ctx;
@@ -171,11 +206,14 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       self->quit(msg.reason);
   });
   return {
-    [self](connect_atom, broker::connect& c, const caf::actor& conn) {
+    [self](connect_atom, broker::connect& c, const caf::actor& conn,
+           const client_origin& origin) {
       auto& st = self->state;
+      if (!self->current_sender() || self->current_sender()->node() != self->node())
+        return; // connections and sessions of this node only
       if (!c.client_id.empty()) {
         if (auto i = st.clients.find(c.client_id); i != st.clients.end()) {
-          self->send(i->second, connect_atom::value, std::move(c), conn);
+          self->send(i->second, connect_atom::value, std::move(c), conn, origin);
           return;
         }
       }
@@ -183,8 +221,8 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       // Held by another running node: the new session asks for it there.
       auto holder = id.empty() ? caf::actor{} : holder_elsewhere(self, id);
       if (holder)
-        ++st.taken_over;
-      auto s = spawn_session(self, *st.ctx, std::move(c), conn, holder);
+        ++st.taken_over; // counted in the metrics once the session arrives
+      auto s = spawn_session(self, *st.ctx, std::move(c), conn, origin, holder);
       if (!id.empty())
         st.clients.emplace(id, s);
     },
@@ -253,6 +291,28 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
             == caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
         st.registry.clear();
     },
+    [self](db::rsynced_atom, const std::string& table) {
+      // The whole registry came again (a watch, or the shard re-synced
+      // after a partition healed): a session held here that it does not
+      // name is registered again; one it names elsewhere gives way (the
+      // rchange above scheduled the check), so each client id ends up on
+      // exactly one node.
+      auto& st = self->state;
+      if (table != registry_table || self->current_sender()
+            != caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
+        return;
+      size_t again = 0;
+      for (auto& [id, session] : st.clients)
+        if (!st.registry.count(id)) {
+          register_here(self, id);
+          ++again;
+        }
+      if (again > 0)
+        st.ctx->node->log->info("session registry: registered "
+                                + std::to_string(again)
+                                + " sessions held here again after the "
+                                  "registry was re-synced");
+    },
     [self](members_atom, std::vector<member_wire>& running,
            std::vector<caf::actor>& agents) {
       auto& st = self->state;
@@ -284,6 +344,41 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       }
       self->delegate(i->second, client_atom::value);
       return caf::delegated<std::string>{};
+    },
+    [self](clients_json_atom) -> caf::result<std::string> {
+      if (!from_own_system(self))
+        return fail("not authenticated");
+      return clients_json(self);
+    },
+    [self](client_json_atom, const std::string& id) -> caf::result<std::string> {
+      if (!from_own_system(self))
+        return fail("not authenticated");
+      auto i = self->state.clients.find(id);
+      if (i == self->state.clients.end())
+        return fail("no client '" + id + "' on this node");
+      self->delegate(i->second, client_json_atom::value);
+      return caf::delegated<std::string>{};
+    },
+    [self](kick_atom, const std::string& id) -> caf::result<bool> {
+      if (!from_own_system(self))
+        return fail("not authenticated");
+      auto i = self->state.clients.find(id);
+      if (i == self->state.clients.end())
+        return false;
+      self->delegate(i->second, kick_atom::value);
+      return caf::delegated<bool>{};
+    },
+    [self](peer_agents_atom)
+      -> caf::result<std::vector<std::string>, std::vector<caf::actor>> {
+      if (!from_own_system(self))
+        return fail("not authenticated");
+      std::vector<std::string> names;
+      std::vector<caf::actor> agents;
+      for (auto& [name, a] : self->state.agents) {
+        names.push_back(name);
+        agents.push_back(a);
+      }
+      return {names, agents};
     },
     [self](inspect_atom) {
       return inspect_reply(self, *self->state.ctx->node->peers, [&] {

@@ -9,9 +9,12 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/inspect.hpp"
+#include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
+#include "starling/transport/tls.hpp"
+#include "starling/transport/websocket.hpp"
 
 namespace starling::actors::mqtt {
 
@@ -48,6 +51,14 @@ void shut(connection_broker* self, const std::string& reason,
   }
   if (tell_session && st.session)
     self->send(st.session, closed_atom::value, reason);
+  if (!abort && !st.stack.empty() && st.stack.error().empty()) {
+    // close_notify / a WebSocket close frame after what was written.
+    transport::bytes bye;
+    st.stack.close(bye);
+    if (!bye.empty())
+      self->write(st.hdl, bye.size(), bye.data());
+    self->flush(st.hdl);
+  }
   st.ctx->log->log(abort ? runtime::log_level::warning
                          : runtime::log_level::debug,
                    "mqtt connection " + st.peer + " (" + st.client_id
@@ -56,12 +67,26 @@ void shut(connection_broker* self, const std::string& reason,
   self->quit();
 }
 
-void write(connection_broker* self, const std::vector<uint8_t>& bytes) {
+/// Writes socket bytes (already through the transport stack).
+void write_raw(connection_broker* self, const std::vector<uint8_t>& bytes) {
   auto& st = self->state;
+  if (bytes.empty())
+    return;
   self->write(st.hdl, bytes.size(), bytes.data());
   self->flush(st.hdl);
   st.unsent += bytes.size();
   st.bytes_out += bytes.size();
+}
+
+/// Writes MQTT bytes: through TLS and WebSocket framing when the listener
+/// has them.
+void write(connection_broker* self, const std::vector<uint8_t>& bytes) {
+  auto& st = self->state;
+  if (st.stack.empty())
+    return write_raw(self, bytes);
+  transport::bytes wire;
+  st.stack.send(bytes.data(), bytes.size(), wire);
+  write_raw(self, wire);
 }
 
 /// A malformed packet or a protocol violation seen while framing: an MQTT 5
@@ -132,15 +157,47 @@ void resume_reading(connection_broker* self, uint32_t attempt = 0) {
   }
 }
 
+/// A client over the listener's limits: its CONNECT is answered with the
+/// reason (MQTT 5 0x97 / 0x9F; 3.x: 3, server unavailable) and it goes.
+void refuse(connection_broker* self, const broker::connect& c) {
+  auto& st = self->state;
+  auto code = broker::refusal_code(st.admitted);
+  std::vector<uint8_t> out;
+  broker::properties props;
+  props.reason_string = broker::describe(st.admitted);
+  if (c.version != broker::protocol_version::v5)
+    props = {};
+  (void) broker::encode(broker::connack{false, code, props}, c.version, out);
+  write(self, out);
+  st.ctx->log->warning("MQTT listener " + st.setup->name + " refused "
+                       + (c.client_id.empty() ? "a client" : c.client_id)
+                       + " from " + st.peer + ": "
+                       + broker::describe(st.admitted));
+  shut(self, "refused: " + broker::describe(st.admitted), false);
+}
+
+void on_connect(connection_broker* self, broker::connect c) {
+  auto& st = self->state;
+  if (st.admitted != broker::admission::accepted)
+    return refuse(self, c);
+  client_origin origin{st.peer_host, st.peer, st.setup->name, false};
+  if (st.setup->peer_cert_as_username && st.setup->tls)
+    if (auto tls = static_cast<transport::tls_layer*>(st.stack.at(0)))
+      if (auto cn = tls->peer_common_name()) {
+        c.username = *cn;
+        origin.username_from_certificate = true;
+      }
+  st.client_id = c.client_id;
+  self->send(st.manager, connect_atom::value, std::move(c),
+             caf::actor_cast<caf::actor>(self), std::move(origin));
+}
+
 void on_packet(connection_broker* self, broker::packet pkt) {
   auto& st = self->state;
   if (!st.connect_seen) {
     // The decoder lets nothing but a CONNECT through first.
     st.connect_seen = true;
-    auto& c = std::get<broker::connect>(pkt);
-    st.client_id = c.client_id;
-    self->send(st.manager, connect_atom::value, std::move(c),
-               caf::actor_cast<caf::actor>(self));
+    on_connect(self, std::move(std::get<broker::connect>(pkt)));
     return;
   }
   if (!st.session) {
@@ -155,10 +212,32 @@ void on_packet(connection_broker* self, broker::packet pkt) {
   to_session(self, std::move(pkt));
 }
 
+/// Socket bytes through the transport stack into `st.rx`; false when the
+/// stack failed (logged, the connection closes).
+bool unwrap(connection_broker* self, const std::vector<char>& buf) {
+  auto& st = self->state;
+  transport::bytes wire;
+  st.stack.receive(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(),
+                   st.rx, wire);
+  write_raw(self, wire); // handshake records, pongs, the refusal page
+  if (auto err = st.stack.error(); !err.empty()) {
+    // A bad handshake costs this connection only.
+    st.ctx->log->warning("MQTT listener " + st.setup->name + ": " + err
+                         + " (peer " + st.peer + ")");
+    shut(self, err, true);
+    return false;
+  }
+  return true;
+}
+
 void on_data(connection_broker* self, const std::vector<char>& buf) {
   auto& st = self->state;
   st.bytes_in += buf.size();
-  st.rx.insert(st.rx.end(), buf.begin(), buf.end());
+  bump(st.ctx->mqtt->stats.bytes_received, buf.size());
+  if (st.stack.empty())
+    st.rx.insert(st.rx.end(), buf.begin(), buf.end());
+  else if (!unwrap(self, buf))
+    return;
   size_t off = 0;
   auto packets_before = st.packets_in;
   while (!st.closing && !st.failed) {
@@ -176,6 +255,12 @@ void on_data(connection_broker* self, const std::vector<char>& buf) {
     }
   }
   st.rx.erase(st.rx.begin(), st.rx.begin() + static_cast<ptrdiff_t>(off));
+  // close_notify or a WebSocket close frame: after the packets that came
+  // with it (a DISCONNECT, a last PUBLISH), as a TCP FIN would be.
+  if (!st.stack.empty() && st.stack.peer_closed()) {
+    shut(self, "connection closed by the client", true);
+    return;
+  }
   if (st.packets_in == packets_before && st.session && !st.failed)
     self->send(st.session, activity_atom::value);
 }
@@ -184,16 +269,31 @@ void on_data(connection_broker* self, const std::vector<char>& buf) {
 
 caf::behavior connection_fn(connection_broker* self,
                             caf::io::connection_handle hdl, node_context* ctx,
-                            caf::actor manager, connection_limits limits) {
+                            caf::actor manager,
+                            std::shared_ptr<const listener_setup> setup,
+                            broker::admission admitted) {
   auto& st = self->state;
   st.ctx = ctx;
   st.manager = std::move(manager);
   st.hdl = hdl;
+  st.setup = std::move(setup);
+  st.admitted = admitted;
+  auto& limits = st.setup->limits;
   st.limits = limits;
   st.dec = broker::decoder({limits.max_packet_size, std::nullopt});
+  if (st.setup->tls)
+    st.stack.push(std::make_unique<transport::tls_layer>(st.setup->tls));
+  if (st.setup->websocket) {
+    transport::websocket_options ws;
+    // A WebSocket message holds one MQTT packet (or a few); the codec
+    // enforces the packet size.
+    ws.max_message_size = limits.max_packet_size + 16;
+    st.stack.push(std::make_unique<transport::websocket_layer>(ws));
+  }
   auto addr = self->remote_addr(hdl);
   if (addr.rfind("::ffff:", 0) == 0)
     addr = addr.substr(7);
+  st.peer_host = addr;
   st.peer = addr + ":" + std::to_string(self->remote_port(hdl));
   // Small MQTT packets must not wait for Nagle's algorithm (EMQX sets
   // nodelay on its listeners too); CAF 0.17 uses the socket as the handle id.
@@ -257,6 +357,8 @@ caf::behavior connection_fn(connection_broker* self,
         return;
       if (droppable && st.unsent > st.limits.high_watermark) {
         ++st.dropped_qos0;
+        bump(st.ctx->mqtt->stats.dropped_write_buffer);
+        bump(st.ctx->mqtt->stats.messages_dropped);
         return;
       }
       write(self, bytes);
@@ -280,7 +382,7 @@ caf::behavior connection_fn(connection_broker* self,
       auto& st = self->state;
       return inspect_reply(self, *st.ctx->peers, [&] {
         return "client " + (st.client_id.empty() ? "-" : st.client_id)
-               + ", peer " + st.peer + ", in " + std::to_string(st.packets_in)
+               + ", " + st.setup->name + " peer " + st.peer + ", in " + std::to_string(st.packets_in)
                + " pkts/" + std::to_string(st.bytes_in) + " B, out "
                + std::to_string(st.bytes_out) + " B, unsent "
                + std::to_string(st.unsent) + " B, qos0 dropped "

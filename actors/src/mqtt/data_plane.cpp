@@ -344,6 +344,8 @@ data_plane::data_plane(node_context& node, uint16_t index, std::string& error)
             std::vector<std::string>{"starling-data"});
   p.cfg.set("logger.console", caf::atom("none"));
   p.cfg.set("scheduler.policy", caf::atom("sharing"));
+  // The message channel is guarded like distribution: mutual TLS too.
+  configure_dist_tls(p.cfg, runtime::dist_tls_of(node.cfg));
   p.sys = std::make_unique<caf::actor_system>(p.cfg);
   p.peers.emplace(p.sys->node());
   p.data = node;
@@ -355,7 +357,9 @@ data_plane::data_plane(node_context& node, uint16_t index, std::string& error)
   // state): trusted, hidden, so never taken for a peer forwarding messages.
   p.peers->add(p.main, {node.cfg.name.str() + " (main)", true, {},
                         node.now_ms()});
-  // Link 0 keeps the plain names; the others are numbered.
+  // Its actors are listed as d<link>:<id>: their ids repeat the main
+  // system's. Link 0 keeps the plain names; the others are numbered.
+  node.directory->label_system(p.sys->node(), "d" + std::to_string(index));
   auto suffix = index == 0 ? std::string() : ":" + std::to_string(index);
   p.inbox = p.sys->spawn(inbox_behavior, &p.data, p.main);
   node.directory->add(p.inbox, "data_inbox" + suffix, "data_inbox");
@@ -370,7 +374,7 @@ data_plane::data_plane(node_context& node, uint16_t index, std::string& error)
   p.gatekeeper = spawn_gatekeeper(p.data, p.inbox);
   node.directory->rename(caf::actor_cast<caf::abstract_actor*>(p.gatekeeper), "data_gatekeeper" + suffix);
   auto want = static_cast<uint16_t>(node.cfg.data_port + index);
-  auto port = p.sys->middleman().publish(p.gatekeeper, want, nullptr, true);
+  auto port = publish_gatekeeper(*p.sys, p.gatekeeper, want);
   if (!port) {
     error = "cannot listen on the message delivery port "
             + std::to_string(want) + ": " + p.sys->render(port.error())
@@ -390,8 +394,12 @@ data_plane::~data_plane() {
   // The data actor system's destructor waits for every actor of it, and
   // one of CAF's own (a blocking helper of the middleman that served the
   // BASP connections) never ends, so the node would hang on SIGTERM. The
-  // process is ending: its threads go with it.
-  static_cast<void>(impl_->sys.release());
+  // process is ending: its threads go with it. So does everything those
+  // threads still read: the system's config (its multiplexer reads it for
+  // a connection accepted while the node stops), the peer registry and the
+  // context its actors were given. Freeing the config alone crashed nodes
+  // stopped together (a peer's link reconnecting as they went).
+  static_cast<void>(impl_.release());
 }
 
 void data_plane::stop() {

@@ -12,6 +12,7 @@
 #include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/message_wire.hpp"
+#include "starling/actors/mgmt/wire.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
@@ -23,6 +24,8 @@
 #include "starling/broker/topic.hpp"
 #include "starling/broker/topic_trie.hpp"
 #include "starling/runtime/shell_text.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace starling::actors::mqtt {
 
@@ -97,6 +100,7 @@ struct router_state {
   /// table that makes retained messages cluster-wide.
   caf::actor retain_shard;
   caf::actor manager_db; ///< the db manager: writes to `retained`
+  bool sys_running = false; ///< the $SYS timer is set
   static inline const char* name = "mqtt_router";
 };
 
@@ -184,8 +188,39 @@ void on_remote_route(router_actor* self, const std::string& owner,
     st.remote_routes.erase(i);
 }
 
+/// The management API's lists.
+nlohmann::json routes_json(router_actor* self) {
+  auto& st = self->state;
+  std::map<std::pair<std::string, std::string>, int64_t> rows;
+  for (auto& [key, n] : st.own_routes)
+    rows[{key, st.me}] = static_cast<int64_t>(n);
+  for (auto& [key, owners] : st.remote_routes)
+    for (auto& owner : owners)
+      rows[{key, owner}] = -1;
+  auto out = nlohmann::json::array();
+  for (auto& [k, n] : rows)
+    out.push_back({{"topic", k.first}, {"node", k.second},
+                   {"local_subscribers", n < 0 ? nlohmann::json() : nlohmann::json(n)}});
+  return out;
+}
+
+nlohmann::json subscriptions_json(router_actor* self) {
+  auto out = nlohmann::json::array();
+  for (auto& [id, s] : self->state.sessions)
+    for (auto& [key, f] : s.subs)
+      out.push_back({{"clientid", s.client_id},
+                     {"topic", key},
+                     {"qos", static_cast<int>(f.options.qos)},
+                     {"nl", f.options.no_local ? 1 : 0},
+                     {"rap", f.options.retain_as_published ? 1 : 0},
+                     {"rh", static_cast<int>(f.options.retain_handling)}});
+  return out;
+}
+
 void update_gauges(router_actor* self) {
   auto& st = self->state;
+  st.ctx->stats.routes.store(st.own_routes.size() + st.remote_routes.size(),
+                             std::memory_order_relaxed);
   st.ctx->stats.subscriptions.store(st.subscription_count,
                                     std::memory_order_relaxed);
   st.ctx->stats.topics.store(st.routes.size() + st.groups.size(),
@@ -241,7 +276,7 @@ void route(router_actor* self, const broker::message& msg, bool local = true,
   auto& st = self->state;
   if (local)
     forward(self, msg);
-  if (local && msg.retain && st.ctx->settings.channel.retain_available) {
+  if (local && msg.retain && st.ctx->live.get()->channel.retain_available) {
     // Cluster-wide: into the replicated table (every node's router applies
     // it in the table's order); kept here at once as well.
     if (st.manager_db && !msg.topic.empty() && msg.topic[0] != '$') {
@@ -279,8 +314,10 @@ void route(router_actor* self, const broker::message& msg, bool local = true,
       }
     }
   }
-  if (deliveries == 0)
+  if (deliveries == 0 && !(local && !st.remote_targets.empty())) {
     bump(st.ctx->stats.messages_dropped);
+    bump(st.ctx->stats.dropped_no_subscribers);
+  }
 }
 
 void remove_subscription(router_actor* self, caf::actor_id session,
@@ -357,8 +394,12 @@ void publish_sys(router_actor* self) {
     m.timestamp_ms = now;
     route(self, m);
   }
-  self->delayed_send(self, std::chrono::milliseconds(st.ctx->settings.sys_interval_ms),
-                     sys_atom::value);
+  // The interval in force (mqtt.sys_interval_ms can change online; 0
+  // stops the timer until it is set again).
+  auto interval = st.ctx->live.get()->sys_interval_ms;
+  st.sys_running = interval > 0;
+  if (st.sys_running)
+    self->delayed_send(self, std::chrono::milliseconds(interval), sys_atom::value);
 }
 
 /// routes(): every route of the cluster, filter -> node, with the number
@@ -417,8 +458,10 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     st.sessions.erase(i);
     update_gauges(self);
   });
-  if (ctx->settings.sys_interval_ms > 0)
+  if (ctx->settings.sys_interval_ms > 0) {
+    st.sys_running = true;
     self->send(self, sys_atom::value);
+  }
   self->set_error_handler([self](caf::error& err) {
     self->state.ctx->node->log->warning("mqtt router: " + describe(err));
   });
@@ -439,7 +482,10 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
       if (self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(
             self->state.merge_server)
           && table == "routes")
+      {
         on_remote_route(self, owner, key, present);
+        update_gauges(self);
+      }
     },
     [self](publish_atom, broker::message& msg) {
       auto& st = self->state;
@@ -484,6 +530,9 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
         st.retained.set(m.topic, m);
       update_gauges(self);
     },
+    [](db::rsynced_atom, const std::string&) {
+      // The retained table was sent in full: its records are what we hold.
+    },
     [self](remote_publish_atom, const std::vector<remote_message>& batch) {
       // From the data channel's inbox: other nodes routed these here.
       auto& inboxes = self->state.inboxes;
@@ -524,6 +573,25 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     [self](sys_atom) {
       if (self->current_sender() == self->ctrl())
         publish_sys(self);
+    },
+    [self](mgmt::conf_atom) {
+      // The settings changed online: a $SYS timer switched on starts now.
+      auto& st = self->state;
+      if (from_own_system(self) && !st.sys_running
+          && st.ctx->live.get()->sys_interval_ms > 0) {
+        st.sys_running = true;
+        self->send(self, sys_atom::value);
+      }
+    },
+    [self](routes_json_atom) -> caf::result<std::string> {
+      if (!from_own_system(self))
+        return fail("not authenticated");
+      return routes_json(self).dump();
+    },
+    [self](subscriptions_json_atom) -> caf::result<std::string> {
+      if (!from_own_system(self))
+        return fail("not authenticated");
+      return subscriptions_json(self).dump();
     },
     [self](routes_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))

@@ -16,6 +16,9 @@
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
 #include "starling/broker/channel.hpp"
+#include "starling/runtime/log.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace starling::actors::mqtt {
 
@@ -65,6 +68,10 @@ struct session_state {
   /// Ids in `held` not yet delivered: a message that also comes the old way
   /// goes out then, in the old way's order, and is skipped at release.
   std::unordered_set<uint64_t> held_ids;
+  // -- what the management API lists --
+  int64_t created_at_ms = 0, connected_at_ms = 0;
+  /// The session's drop counters as last added to the node's metrics.
+  broker::session_counters counted;
   static inline const char* name = "mqtt_session";
 };
 
@@ -100,15 +107,12 @@ void set_connected(session_actor* self, bool connected) {
     drop(st.ctx->stats.connections);
 }
 
-std::unique_ptr<broker::channel> make_channel(session_actor* self) {
-  broker::channel_hooks hooks;
-  hooks.authenticate = [](const broker::auth_request&) {
-    return broker::reason_code::success;
-  };
-  hooks.authorize = [](std::string_view, std::optional<std::string_view>,
-                       broker::access_action, std::string_view) { return true; };
+std::unique_ptr<broker::channel> make_channel(session_actor* self,
+                                              const client_origin& origin) {
+  auto hooks = access_hooks(*self->state.ctx, origin);
   hooks.random = [self] { return self->state.rng(); };
-  return std::make_unique<broker::channel>(self->state.ctx->settings.channel,
+  // The settings in force now: online changes reach every new connection.
+  return std::make_unique<broker::channel>(self->state.ctx->live.get()->channel,
                                            std::move(hooks));
 }
 
@@ -163,7 +167,7 @@ void open_session(session_actor* self, const broker::open_session& o) {
         std::optional<broker::session> existing;
         if (!bytes.empty()) {
           existing = decode_session(self->system(), bytes,
-                                    st.ctx->settings.channel.session);
+                                    st.ctx->live.get()->channel.session);
           if (!existing)
             st.ctx->node->log->warning("session of " + o.client_id + " from "
                                        + node_of(self, old)
@@ -173,6 +177,7 @@ void open_session(session_actor* self, const broker::open_session& o) {
           st.dedup = true;
           st.previous = old;
           st.taken_from = node_of(self, old);
+          bump(st.ctx->stats.takeover_from_remote);
           self->delayed_send(self, dedup_window, timer_atom::value,
                              dedup_done, uint64_t{0});
         }
@@ -197,8 +202,11 @@ void adopt(session_actor* self, const broker::open_session& o,
   // Registers the id here (if assigned) and in the cluster's registry.
   self->send(st.ctx->manager, register_atom::value, o.client_id);
   st.ctx->node->directory->rename(self, "session:" + st.client_id);
-  if (st.current.chan)
+  if (st.current.chan) {
     existing = release_current(self);
+    bump(st.ctx->stats.takeover_local);
+  }
+  st.connected_at_ms = now(self);
   st.current = std::move(st.incoming);
   st.incoming = {};
   st.uncredited = 0;
@@ -287,6 +295,7 @@ caf::result<std::string, caf::actor> hand_over(session_actor* self,
   if (bytes.empty()) {
     end(self, "discarded by a clean start on another node", true);
   } else {
+    bump(st.ctx->stats.takeover_to_remote);
     st.moved_to = to;
     st.ctx->node->log->debug("session " + st.client_id + " moves to "
                              + node_of(self, to));
@@ -312,10 +321,34 @@ void send_packet(session_actor* self, const broker::send_packet& s,
   bool droppable = false;
   if (auto p = std::get_if<broker::publish>(&s.pkt)) {
     bump(stats.messages_sent);
+    bump(stats.sent_qos[static_cast<int>(p->qos) % 3]);
     droppable = p->qos == broker::qos::at_most_once;
   }
   bump(stats.bytes_sent, bytes.size());
   self->send(target, out_atom::value, std::move(bytes), droppable);
+}
+
+/// Adds what the session dropped since the last look to the node's
+/// metrics, by reason. A session that arrived from elsewhere (or a new
+/// one) starts a new baseline.
+void count_drops(session_actor* self) {
+  auto& st = self->state;
+  auto s = st.current.chan ? st.current.chan->current_session() : nullptr;
+  if (!s)
+    return;
+  auto& c = s->counters();
+  auto& m = st.ctx->stats;
+  auto add = [&](uint64_t now_v, uint64_t& seen, std::atomic<uint64_t>& to) {
+    if (now_v > seen) {
+      bump(to, now_v - seen);
+      bump(m.messages_dropped, now_v - seen);
+    }
+    seen = now_v;
+  };
+  add(c.dropped_queue_full, st.counted.dropped_queue_full, m.dropped_queue_full);
+  add(c.dropped_qos0_offline, st.counted.dropped_qos0_offline, m.dropped_qos0_offline);
+  add(c.dropped_expired, st.counted.dropped_expired, m.dropped_expired);
+  add(c.dropped_too_large, st.counted.dropped_too_large, m.dropped_too_large);
 }
 
 void run(session_actor* self, broker::effect_list effects,
@@ -334,8 +367,10 @@ void run(session_actor* self, broker::effect_list effects,
     } else if (auto o = std::get_if<broker::open_session>(&e)) {
       open_session(self, *o);
     } else if (auto p = std::get_if<broker::publish_message>(&e)) {
-      if (!p->will)
+      if (!p->will) {
         bump(st.ctx->stats.messages_received);
+        bump(st.ctx->stats.received_qos[static_cast<int>(p->msg.qos) % 3]);
+      }
       self->send(st.ctx->router, publish_atom::value, std::move(p->msg));
     } else if (auto sub = std::get_if<broker::subscribe_filter>(&e)) {
       self->send(st.ctx->router, subscribe_atom::value, std::move(*sub),
@@ -354,16 +389,17 @@ void run(session_actor* self, broker::effect_list effects,
         end(self, se->reason);
     }
   }
+  count_drops(self);
 }
 
 void new_connection(session_actor* self, const broker::connect& c,
-                    const caf::actor& conn) {
+                    const caf::actor& conn, const client_origin& origin) {
   auto& st = self->state;
   if (st.ending) {
-    self->send(st.ctx->manager, connect_atom::value, c, conn);
+    self->send(st.ctx->manager, connect_atom::value, c, conn, origin);
     return;
   }
-  st.incoming = {make_channel(self), conn};
+  st.incoming = {make_channel(self, origin), conn};
   auto& chan = *st.incoming.chan;
   run(self, chan.handle_packet(broker::packet{c}, now(self)), conn);
   if (st.incoming.chan && !st.fetching) {
@@ -410,13 +446,46 @@ std::string describe(session_actor* self) {
   return out;
 }
 
+/// The client as the management API lists it (EMQX's field names).
+nlohmann::json client_json(session_actor* self) {
+  auto& st = self->state;
+  nlohmann::json j{{"clientid", st.client_id},
+                   {"created_at", st.created_at_ms},
+                   {"connected_at", st.connected_at_ms}};
+  if (!st.current.chan) {
+    j["conn_state"] = "connecting";
+    j["connected"] = false;
+    return j;
+  }
+  auto& ch = *st.current.chan;
+  bool up = ch.state() == broker::channel_state::connected;
+  j["conn_state"] = up ? "connected" : "disconnected";
+  j["connected"] = up;
+  j["username"] = ch.username() ? nlohmann::json(runtime::log_safe(*ch.username()))
+                                : nlohmann::json();
+  j["proto_ver"] = static_cast<int>(ch.version());
+  j["proto_name"] = ch.version() == broker::protocol_version::v3_1 ? "MQIsdp" : "MQTT";
+  j["keepalive"] = ch.keepalive();
+  if (auto s = ch.current_session()) {
+    j["subscriptions_cnt"] = s->subscriptions().size();
+    j["inflight_cnt"] = s->inflight_size();
+    j["mqueue_len"] = s->queue().size();
+    j["mqueue_dropped"] = s->counters().dropped();
+    j["awaiting_rel_cnt"] = s->awaiting_rel_size();
+    j["expiry_interval"] = s->expiry_interval();
+    j["send_msg"] = s->counters().sent;
+  }
+  return j;
+}
+
 caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
                          broker::connect first, caf::actor conn,
-                         caf::actor holder) {
+                         client_origin origin, caf::actor holder) {
   auto& st = self->state;
   st.ctx = ctx;
   st.holder = std::move(holder);
   st.client_id = first.client_id;
+  st.created_at_ms = ctx->node->now_ms();
   std::seed_seq seed{static_cast<unsigned>(self->id()),
                      static_cast<unsigned>(ctx->node->now_ms())};
   st.rng.seed(seed);
@@ -424,10 +493,11 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
   self->attach_functor([ctx] { drop(ctx->stats.sessions); });
   ctx->node->directory->add(caf::actor_cast<caf::actor>(self),
                             "session:" + st.client_id, "mqtt_session");
-  new_connection(self, first, conn);
+  new_connection(self, first, conn, origin);
   return {
-    [self](connect_atom, const broker::connect& c, const caf::actor& conn) {
-      new_connection(self, c, conn);
+    [self](connect_atom, const broker::connect& c, const caf::actor& conn,
+           const client_origin& origin) {
+      new_connection(self, c, conn, origin);
     },
     [self](packet_atom, const broker::packet& pkt) {
       from_connection(self, [&](broker::channel& ch) {
@@ -557,6 +627,26 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         return fail("not authenticated");
       return describe(self);
     },
+    [self](client_json_atom) -> caf::result<std::string> {
+      if (!from_own_system(self))
+        return fail("not authenticated");
+      return client_json(self).dump();
+    },
+    [self](kick_atom) -> bool {
+      // An operator kicks the client: DISCONNECT 0x98 (MQTT 5), the
+      // session discarded, as EMQX's kickout.
+      auto& st = self->state;
+      if (!from_own_system(self) || !st.current.chan || st.ending || st.moved_to)
+        return false;
+      st.ctx->node->log->info("client " + st.client_id + " kicked by an operator");
+      run(self,
+          st.current.chan->end_session(broker::reason_code::administrative_action,
+                                       now(self)),
+          st.current.conn);
+      if (!st.ending)
+        end(self, "kicked by an operator");
+      return true;
+    },
     [self](inspect_atom) {
       return inspect_reply(self, *self->state.ctx->node->peers,
                            [&] { return describe(self); });
@@ -568,9 +658,10 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
 
 caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
                          broker::connect first, const caf::actor& conn,
+                         const client_origin& origin,
                          const caf::actor& holder) {
   return manager->spawn<caf::linked>(session_fn, &ctx, std::move(first),
-                                    conn, holder);
+                                    conn, origin, holder);
 }
 
 } // namespace starling::actors::mqtt

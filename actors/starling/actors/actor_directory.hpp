@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/node_id.hpp>
 
 namespace starling::actors {
 
@@ -18,10 +19,19 @@ class actor_directory {
 public:
   struct entry {
     caf::actor_id id;
+    /// The id as listed and as `actor <ref>` takes it: "6" for the main
+    /// actor system, "d0:6" for one labelled "d0" (see label_system).
+    std::string ref;
     std::string name;
     std::string kind;
     caf::actor handle;
   };
+
+  /// Labels the actor system whose node id is `system`: its actors are
+  /// listed as "<label>:<id>". Every actor system numbers its actors from 1,
+  /// so the node's other systems (the message channel's links) need one;
+  /// call before entering their actors.
+  void label_system(const caf::node_id& system, std::string label);
 
   /// Enters `a`; it is removed automatically when it terminates.
   void add(const caf::actor& a, std::string name, std::string kind);
@@ -31,7 +41,7 @@ public:
 
   std::vector<entry> list() const;
 
-  /// Looks up by decimal id or by exact name.
+  /// Looks up by exact name or by ref ("6", "d0:6").
   std::optional<entry> find(const std::string& id_or_name) const;
 
   /// Drops all handles (before the actor system shuts down).
@@ -47,6 +57,8 @@ private:
 
   mutable std::mutex mtx_;
   std::map<key, entry> entries_;
+  /// Few (one per message channel link): scanned.
+  std::vector<std::pair<caf::node_id, std::string>> labels_;
 };
 
 } // namespace starling::actors

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "starling/runtime/node_config.hpp"
 #include "starling/runtime/node_name.hpp"
 
 namespace starling::actors {
@@ -28,9 +29,15 @@ public:
   /// connect CAF may still have pending (a peer that accepted TCP and went
   /// silent), so the caller prints `error()` and ends the process instead.
   /// `kind` names the client in the node's nodes(hidden): ctl, remsh, ...
+  /// `wait`: how long to keep retrying while the node does not accept the
+  /// connection yet (it is starting). `tls`: a node with node.dist_tls is
+  /// reached over mutual TLS with these files (a certificate from the
+  /// node's CA).
   static std::unique_ptr<hidden_client>
   connect(const runtime::node_name& target, const std::string& cookie,
-          const std::string& kind, std::chrono::milliseconds timeout);
+          const std::string& kind, std::chrono::milliseconds timeout,
+          std::chrono::milliseconds wait = std::chrono::milliseconds{0},
+          const runtime::dist_tls_settings& tls = {});
 
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
@@ -41,7 +48,16 @@ public:
   answer cluster_join(const std::string& target);
   answer cluster_leave();
   answer cluster_force_leave(const std::string& node);
+  /// What autoheal discarded, from every running core (JSON).
+  answer cluster_heal_report();
+  /// The autocluster state (JSON).
+  answer cluster_discovery();
   answer shell(const std::string& line);
+
+  // -- online configuration (sent to the node's management actor) --
+  answer conf_get(const std::string& key);
+  /// Commits key = value for the whole cluster (the answer is the seqno).
+  answer conf_set(const std::string& key, const std::string& value);
 
   // -- the replicated database (sent to the node's db manager) --
   answer rlog_status();

@@ -21,6 +21,9 @@ struct mqtt_context;
 namespace db {
 struct db_context;
 }
+namespace mgmt {
+struct mgmt_context;
+}
 
 /// What every actor of a node shares. Owned by run_node(), which outlives
 /// the actor system; time and randomness come from here, never from globals.
@@ -37,6 +40,8 @@ struct node_context {
   mqtt::mqtt_context* mqtt = nullptr;
   /// The replicated database (db manager, shard actors, SQLite file).
   db::db_context* db = nullptr;
+  /// The management API's side (its actors, the HTTP server's tables).
+  mgmt::mgmt_context* mgmt = nullptr;
 };
 
 } // namespace starling::actors

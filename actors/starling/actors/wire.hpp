@@ -13,7 +13,28 @@
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "starling/runtime/cluster/autoheal.hpp"
+#include "starling/runtime/cluster/topology.hpp"
 #include "starling/runtime/membership.hpp"
+
+// The cluster's plain types as they cross the wire (found by ADL in their
+// own namespace).
+namespace starling::runtime::cluster {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, core_view& x) {
+  return f(caf::meta::type_name("view_wire"), x.node, x.started_at_ms,
+           x.version, x.connected, x.agreeing);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heal_record& x) {
+  return f(caf::meta::type_name("heal_record_wire"), x.round, x.leader,
+           x.started_ms, x.finished_ms, x.winner, x.losers, x.left,
+           x.unanswered, x.discarded, x.outcome);
+}
+
+} // namespace starling::runtime::cluster
 
 namespace starling::actors {
 
@@ -26,13 +47,29 @@ using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using answer_atom = caf::atom_constant<caf::atom("answer")>;
 
 // -- node agent <-> node agent -------------------------------------------------
-/// (join, member_wire joiner) -> std::vector<member_wire> (the receiver's
-/// members, itself included, the joiner excluded)
+/// (join, member_wire joiner, bool automatic) -> std::vector<member_wire>
+/// (the receiver's members, itself included, the joiner excluded).
+/// `automatic`: a reconnect, not an operator's join; refused (error code
+/// `removed_code`) when the joiner was force-left or autocleaned.
 using join_atom = caf::atom_constant<caf::atom("join")>;
 /// (member_up, member_wire m): m joined through the sender; connect to it.
 using member_up_atom = caf::atom_constant<caf::atom("member_up")>;
-/// (leave, string node) -> ok: `node` is no longer a member.
+/// (leave, string node, string reason) -> ok: `node` is no longer a member.
+/// An empty reason: it left by itself; otherwise it was removed (force-leave,
+/// autoclean) and is not let back in automatically.
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
+/// (views, vector<view_wire>): gossip of the cores' views (who each sees
+/// and agrees with), newest per origin; see cluster/topology.hpp.
+using views_atom = caf::atom_constant<caf::atom("views")>;
+/// (partition, string from): to the leader: `from` disagrees with a core.
+using partition_atom = caf::atom_constant<caf::atom("partition")>;
+/// (healview, string round) -> view_wire: the leader collects views.
+using heal_view_atom = caf::atom_constant<caf::atom("healview")>;
+/// (healorder, string round, vector<string> winner) -> uint64 discarded:
+/// the receiver lost; it re-syncs from the winners.
+using heal_order_atom = caf::atom_constant<caf::atom("healorder")>;
+/// (healdone, heal_record_wire): the leader's round ended.
+using heal_done_atom = caf::atom_constant<caf::atom("healdone")>;
 
 // -- hidden clients (ctl, remsh) -> node agent ---------------------------------
 using status_atom = caf::atom_constant<caf::atom("status")>;
@@ -48,8 +85,12 @@ using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using nodedown_atom = caf::atom_constant<caf::atom("nodedown")>;
 using members_atom = caf::atom_constant<caf::atom("members")>;
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
-/// (seeds): the agent's timer for joining cluster.static.seeds.
-using seeds_atom = caf::atom_constant<caf::atom("seeds")>;
+/// (cluster, discovery) from ctl: the autocluster state as JSON.
+using discovery_atom = caf::atom_constant<caf::atom("discovery")>;
+/// (tick): the agent's timer: reconnects, autoclean, autoheal, gossip.
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// (dialed, string node, bool ok, string why): a reconnect attempt ended.
+using dialed_atom = caf::atom_constant<caf::atom("dialed")>;
 
 /// A member as it travels between nodes.
 struct member_wire {
@@ -68,6 +109,9 @@ typename Inspector::result_type inspect(Inspector& f, member_wire& x) {
            x.data_port, x.role, x.status, x.started_at_ms);
 }
 
+using view_wire = runtime::cluster::core_view;
+using heal_record_wire = runtime::cluster::heal_record;
+
 member_wire to_wire(const runtime::member& m);
 /// Nullopt when role or status is unknown (a malformed message).
 std::optional<runtime::member> from_wire(const member_wire& w);
@@ -78,6 +122,10 @@ void register_wire_types(caf::actor_system_config& cfg);
 
 /// An error carrying a sentence for the operator.
 caf::error fail(std::string text);
+/// The same, saying the requester was removed from the cluster (its
+/// automatic rejoin was refused): it stops dialling that member.
+caf::error fail_removed(std::string text);
+bool is_removed(const caf::error& err);
 
 /// The sentence inside `err` (ours), or CAF's error said in plain words.
 std::string describe(const caf::error& err);

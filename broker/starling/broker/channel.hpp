@@ -130,6 +130,9 @@
 // name, a payload declared UTF-8 that is not, the `authorize` hook saying
 // no) is not a violation: MQTT 5 gets PUBACK/PUBREC with the failure code,
 // 3.x an ordinary acknowledgement, QoS 0 nothing; it is never published.
+// With `channel_config::disconnect_on_deny` (authz.deny_action =
+// disconnect) a PUBLISH or SUBSCRIBE the hook refuses closes the
+// connection instead (MQTT 5: DISCONNECT 0x87), as in EMQX.
 //
 // Flow control. Outgoing QoS 1/2 messages use a window of min(max_inflight,
 // the client's Receive Maximum); when it is full they wait in the session

@@ -62,6 +62,11 @@ struct channel_config {
   std::size_t max_topic_levels = default_max_topic_levels;
   /// Subscriptions per session; 0 means unbounded (EMQX `max_subscriptions`).
   std::size_t max_subscriptions = 0;
+  /// What a PUBLISH or SUBSCRIBE the `authorize` hook refuses costs (EMQX
+  /// `authorization.deny_action`): false, only that message or
+  /// subscription (PUBACK/SUBACK 0x87, QoS 0 dropped); true, the
+  /// connection (MQTT 5 DISCONNECT 0x87).
+  bool disconnect_on_deny = false;
 
   // -- session ---------------------------------------------------------------
 

@@ -17,19 +17,18 @@ std::string to_string(replica_state s) {
 }
 
 subscription_reply decide_subscription(const shard_store& store,
-                                       const std::string& history,
+                                       const lineage& history,
                                        const rlog& log,
-                                       const std::string& their_history,
+                                       const lineage& their_history,
                                        uint64_t their_seqno,
                                        const std::string& their_last_id) {
   subscription_reply r;
   r.history = history;
   r.core_seqno = store.seqno();
-  // An empty replica (no history, seqno 0) may start from the first entry;
-  // otherwise only the same history can be continued.
-  bool same = their_history.empty() ? their_seqno == 0
-                                    : their_history == history;
-  if (!same || their_seqno > r.core_seqno)
+  // Only a prefix of the core's history can be continued (an empty replica
+  // is one); a replica ahead of the core or on another branch bootstraps.
+  r.relation = compare(their_history, their_seqno, history, r.core_seqno);
+  if (!r.relation.compatible() || r.relation.kind == lineage_relation::ahead)
     return r;
   if (!their_last_id.empty()) {
     auto mine = log.at(their_seqno);
@@ -49,7 +48,7 @@ subscription_reply decide_subscription(const shard_store& store,
   return r;
 }
 
-replica_fsm::replica_fsm(shard_store& store, std::string history,
+replica_fsm::replica_fsm(shard_store& store, lineage history,
                          size_t max_buffer)
   : store_(store), history_(std::move(history)), max_buffer_(max_buffer) {
   trace_.push_back(state_);
@@ -90,7 +89,7 @@ std::vector<replica_effect> replica_fsm::connect(const std::string& core) {
 std::vector<replica_effect> replica_fsm::resubscribe(bool force_bootstrap) {
   ++stats_.gaps;
   if (force_bootstrap)
-    history_.clear();
+    history_ = {};
   return connect(upstream_);
 }
 
@@ -115,7 +114,7 @@ std::vector<replica_effect> replica_fsm::on_subscribed(uint64_t epoch,
     enter(replica_state::bootstrap);
     store_.reset();
     last_id_.clear();
-    history_.clear(); // until the bootstrap completes
+    history_ = {}; // until the bootstrap completes
     snapshot_seqno_ = reply.core_seqno;
     reply_history_ = reply.history;
     last_record_.reset();
@@ -234,18 +233,18 @@ void replica_fsm::on_upstream_lost(const std::string& core) {
   buffer_.clear();
   ++epoch_; // whatever the old upstream still had in flight is stale
   if (state_ == replica_state::bootstrap)
-    history_.clear();
+    history_ = {};
   enter(replica_state::disconnected);
 }
 
-void replica_fsm::set_history(std::string history) {
+void replica_fsm::set_history(lineage history) {
   history_ = std::move(history);
 }
 
 void replica_fsm::reset() {
   on_upstream_lost(upstream_);
   store_.reset();
-  history_.clear();
+  history_ = {};
   last_id_.clear();
 }
 

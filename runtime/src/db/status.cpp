@@ -38,6 +38,8 @@ nlohmann::json to_json(const shard_status& s) {
           {"state", s.state},
           {"upstream", s.upstream},
           {"history", s.history},
+          {"lineage", s.lineage},
+          {"healing", s.healing},
           {"seqno", s.seqno},
           {"upstream_seqno", s.upstream_seqno},
           {"lag", s.lag},

@@ -29,6 +29,13 @@ schema schema::builtin() {
     {"session_registry", "cm_shard", ram, regular},
     {"routes", "route_shard", ram, merge},
     {"retained", "retain_shard", disc, regular},
+    // MQTT users (username -> password hash) and bans (kind:value -> JSON):
+    // written by ctl on any node, mirrored by every node's access actor.
+    {"mqtt_user", "auth_shard", disc, regular},
+    {"banned", "auth_shard", disc, regular},
+    // The management API's users and API keys (salted PBKDF2 hashes).
+    {"admin_user", "mgmt_shard", disc, regular},
+    {"api_key", "mgmt_shard", disc, regular},
   });
 }
 

@@ -27,7 +27,9 @@ namespace starling::runtime {
 
 /// Version of the distribution protocol; a peer with another version is
 /// refused during the handshake with a message saying both versions.
-inline constexpr uint32_t dist_protocol_version = 3;
+/// 4: join says whether it is automatic, leave carries a reason, views,
+/// partition reports and autoheal messages.
+inline constexpr uint32_t dist_protocol_version = 4;
 
 /// Fills `n` random bytes; production passes OpenSSL's RAND_bytes.
 using random_source = std::function<void(unsigned char*, size_t)>;

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace starling::runtime {
@@ -31,13 +33,18 @@ public:
   void error(const std::string& t) { log(log_level::error, t); }
 
   void set_node(std::string node);
+  /// Lines below `level` are dropped from now on (log.level, online).
+  void set_level(log_level level);
 
 private:
   std::mutex mtx_;
   std::string node_;
-  log_level min_level_;
+  std::atomic<log_level> min_level_;
   sink_fn sink_;
 };
+
+/// "debug", "info", "warning", "error" -> the level; nullopt otherwise.
+std::optional<log_level> parse_log_level(const std::string& text);
 
 /// UTC time with milliseconds, ISO 8601.
 std::string format_timestamp(int64_t unix_ms);

@@ -40,9 +40,19 @@ struct membership_event {
                          const membership_event&) = default;
 };
 
+/// A member that was taken out of the cluster (force-leave, autoclean): it is
+/// not dialled again, and its automatic rejoin is refused until it joins
+/// with `cluster join` again.
+struct removal {
+  std::string name;
+  std::string reason; ///< "force-left by core1@h", "autoclean (down 24h)"
+  int64_t at_ms = 0;
+  friend bool operator==(const removal&, const removal&) = default;
+};
+
 /// The membership view of one node: itself plus every peer it knows, with
 /// status and age. Pure data; the node agent feeds it events and the current
-/// time. Autoheal and autoclean (later) decide from this view.
+/// time. Reconnect, autoheal and autoclean decide from this view.
 class membership {
 public:
   explicit membership(member self);
@@ -78,9 +88,21 @@ public:
   /// All members including this node, sorted by name.
   std::vector<member> members() const;
 
-  /// The oldest running core (earliest start, name breaks ties): the leader
-  /// for autoheal and the node autocluster joins.
+  /// The oldest running core (cluster::older): the leader for autoheal
+  /// and the node autocluster joins.
   const member* oldest_core() const;
+
+  /// Peers down since at least `ms` before `now` (autoclean).
+  std::vector<std::string> down_longer_than(int64_t ms, int64_t now) const;
+
+  /// Remembers that `name` was removed (the removal replaces an older one).
+  void add_removal(removal r);
+  /// Forgets the removal of `name` (it joined again); whether there was one.
+  bool clear_removal(const std::string& name);
+  const removal* removed(const std::string& name) const;
+  const std::vector<removal>& removals() const { return removals_; }
+  /// Removals kept (the oldest go first).
+  static constexpr size_t max_removals = 1000;
 
   /// `cluster status --json` body.
   nlohmann::json to_json(int64_t now_ms) const;
@@ -88,6 +110,7 @@ public:
 private:
   member self_;
   std::vector<member> peers_; // sorted by name
+  std::vector<removal> removals_;
 };
 
 } // namespace starling::runtime

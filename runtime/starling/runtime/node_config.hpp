@@ -21,6 +21,7 @@ enum class config_kind {
   boolean,     ///< true/false/on/off/1/0
   choice,      ///< one of `choices`
   listen_addr, ///< "port" or "host:port"
+  duration,    ///< a number with a unit: 500ms, 30s, 5m, 24h, 7d; 0 = off
 };
 
 /// One configuration key: its name as written in a config file
@@ -34,6 +35,9 @@ struct config_key {
   uint64_t min = 0;
   uint64_t max = 0;
   std::vector<std::string> choices = {};
+  /// Can change while the node runs (online configuration, applied on every
+  /// node of the cluster); the others are read once at start.
+  bool online = false;
 };
 
 /// A listen address: host (default 0.0.0.0) and port.
@@ -48,8 +52,20 @@ std::optional<listen_address> parse_listen_address(const std::string& text);
 /// Parses a boolean setting value; nullopt when it is not one.
 std::optional<bool> parse_bool(const std::string& text);
 
+/// Parses a duration ("500ms", "30s", "5m", "24h", "7d", or "0") into
+/// milliseconds; nullopt when malformed.
+std::optional<uint64_t> parse_duration_ms(const std::string& text);
+
 /// Every key the node understands. A key not listed here is rejected.
 const std::vector<config_key>& config_schema();
+
+/// The schema entry of `key`, or nullptr.
+const config_key* find_config_key(const std::string& key);
+
+/// What is wrong with `value` for `key` taken alone (its kind and range,
+/// as checked at start-up), or "" when it is valid. An unknown key is an
+/// error too.
+std::string validate_key(const std::string& key, const std::string& value);
 
 /// The built-in configuration as an ini text, so `starling` starts with no
 /// file at all (and `starling -print-config` can show it).
@@ -80,7 +96,21 @@ struct node_config {
   uint64_t number(const std::string& key) const;
   bool flag(const std::string& key) const;
   listen_address address(const std::string& key) const;
+  uint64_t duration_ms(const std::string& key) const;
+  /// "invalid value for KEY: 'VALUE' (from SOURCE): WHY", for errors found
+  /// after loading (a certificate file that does not load, an ACL file
+  /// that does not parse).
+  std::string invalid(const std::string& key, const std::string& why) const;
 };
+
+/// Distribution over mutual TLS (node.dist_tls, node.ssl.*), for a node's
+/// actor systems and for ctl/remsh connecting to such a node.
+struct dist_tls_settings {
+  bool enabled = false;
+  std::string certfile, keyfile, cacertfile;
+};
+
+dist_tls_settings dist_tls_of(const node_config& cfg);
 
 /// What the process environment and host look like, passed in so tests can
 /// drive the loader without touching the real ones.
@@ -101,6 +131,14 @@ struct config_result {
 /// (STARLING_NODE__COOKIE for node.cookie) < command line, then validates.
 /// Every error names the offending key and where its value came from.
 config_result load_node_config(const config_inputs& in);
+
+/// `base` with `overrides` (key -> value) laid on top, validated as at
+/// start-up (every key's kind and range, then the rules between keys);
+/// `source` names where the overrides came from in errors. The loader's
+/// own layers stay as they were for the keys not overridden.
+config_result apply_overrides(const node_config& base,
+                              const std::map<std::string, std::string>& overrides,
+                              const std::string& source);
 
 /// Environment variable name for a config key: node.cookie ->
 /// STARLING_NODE__COOKIE.

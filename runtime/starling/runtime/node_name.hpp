@@ -17,11 +17,14 @@ inline constexpr uint16_t base_dist_port = 4370;
 /// 4370), so a peer can be reached knowing only its name.
 struct node_name {
   std::string name;                 ///< short name, e.g. "core1"
-  std::string host;                 ///< host name or IPv4 address
+  std::string host;                 ///< host name, IPv4 or IPv6 address
   std::optional<uint16_t> port;     ///< explicit port, if written
 
-  /// `name@host` without the port.
-  std::string str() const { return name + "@" + host; }
+  /// `name@host` without the port (an IPv6 host in brackets:
+  /// `name@[fd00::1]`).
+  std::string str() const {
+    return name + "@" + (host.find(':') != std::string::npos ? "[" + host + "]" : host);
+  }
 
   /// The explicit port or the derived one.
   uint16_t dist_port() const;
@@ -29,7 +32,8 @@ struct node_name {
   friend bool operator==(const node_name&, const node_name&) = default;
 };
 
-/// Parses `name@host` or `name@host:port`; on failure returns nullopt and sets
+/// Parses `name@host` or `name@host:port` (an IPv6 host in brackets,
+/// `name@[fd00::1]:4371`); on failure returns nullopt and sets
 /// `error` to a sentence that says what is wrong with `text`.
 std::optional<node_name> parse_node_name(const std::string& text,
                                          std::string& error);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,11 @@ std::optional<shell_command> parse_shell_command(const std::string& line,
 /// Left-aligned columns separated by two spaces, header first.
 std::string format_table(const std::vector<std::string>& headers,
                          const std::vector<std::vector<std::string>>& rows);
+
+/// An actor as remsh lists it: its CAF id, prefixed by the label of its
+/// actor system unless that is the node's main one (label ""). Each actor
+/// system numbers its actors from 1, so "6" and "d0:6" are two actors.
+std::string actor_ref(const std::string& system_label, uint64_t id);
 
 /// "3d 4h", "12m 5s", "800ms": a duration for humans.
 std::string format_duration_ms(int64_t ms);

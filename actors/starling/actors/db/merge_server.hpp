@@ -10,8 +10,8 @@ struct db_context;
 /// table of the schema. Local actors write this node's own records with
 /// (put, table, key, value) and (erase, table, key); each change is applied
 /// at once and streamed to every running node. When a node comes up each
-/// side sends it all of its own records (msync); when a node goes down its
-/// records are dropped (auto-clean).
+/// side sends it all of its own records (msync) and asks for the other's
+/// (mpull); when a node goes down its records are dropped (auto-clean).
 caf::actor spawn_merge_server(db_context& db);
 
 } // namespace starling::actors::db

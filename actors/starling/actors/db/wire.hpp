@@ -40,7 +40,8 @@ typename Inspector::result_type inspect(Inspector& f, record& x) {
 
 namespace starling::actors::db {
 
-inline constexpr uint32_t db_protocol_version = 1;
+/// 2: histories are lineages (db/lineage.hpp), partitions and autoheal.
+inline constexpr uint32_t db_protocol_version = 2;
 
 // -- node agent -> node agent ----------------------------------------------------
 /// (db) -> actor: the peer's db manager.
@@ -57,6 +58,7 @@ using shards_atom = caf::atom_constant<caf::atom("shards")>;
 /// leader; the caller may retry with the same id (answered, not re-applied).
 using txn_atom = caf::atom_constant<caf::atom("txn")>;
 /// (seqno) -> (string history, uint64 seqno, uint64 subscribers, bool leading)
+/// `history` is the lineage's text (id@start,...).
 using seqno_atom = caf::atom_constant<caf::atom("seqno")>;
 
 // -- replica -> core shard server / agent ---------------------------------------
@@ -85,6 +87,10 @@ using merge_atom = caf::atom_constant<caf::atom("merge")>;
 /// (msync, string owner, string table, vector<record> all): every record
 /// owner has in table (replaces what we hold of it).
 using msync_atom = caf::atom_constant<caf::atom("msync")>;
+/// (mpull): the sender saw us come up; we answer with an msync per table.
+/// Each side pulls, so a node that saw the other go down and up again gets
+/// its records back even when the other side never saw it go.
+using mpull_atom = caf::atom_constant<caf::atom("mpull")>;
 
 // -- inside a node ---------------------------------------------------------------
 /// (watch, string table) to the merge server: the sender gets an mchange for
@@ -100,8 +106,38 @@ using rchange_atom = caf::atom_constant<caf::atom("rchange")>;
 /// (rreset, string table): forget the table (a clear, or a bootstrap, which
 /// is followed by every record again).
 using rreset_atom = caf::atom_constant<caf::atom("rreset")>;
+/// (rsynced, string table): every record of the table was sent after an
+/// rreset (a watch, or a bootstrap ended): what is not there is not there.
+using rsynced_atom = caf::atom_constant<caf::atom("rsynced")>;
+
+// -- partitions (node agent <-> db manager, db manager -> shard) -----------------
+/// (compared, string peer, bool agrees, string detail), db manager -> node
+/// agent: whether every shard of core `peer` continues or is continued by
+/// ours (no branched history); `detail` names the shards that branched.
+using compared_atom = caf::atom_constant<caf::atom("compared")>;
+/// (group, vector<string> cores, string leader), node agent -> db manager:
+/// the cores this node runs its database with (a clique, see
+/// cluster/topology.hpp) and their sequencer. On a replicant: the cores it
+/// replicates from.
+using group_atom = caf::atom_constant<caf::atom("group")>;
+/// (heal, string round, vector<string> winner) -> uint64 discarded, node
+/// agent -> db manager: this core lost; discard every shard that branched
+/// from the winners' and take their data.
+using heal_atom = caf::atom_constant<caf::atom("heal")>;
+/// (adopt), node agent -> db manager: an operator's `cluster join`: shards
+/// that branched from the joined cluster's take its data (reported).
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+/// (reset, string reason, uint64 common) -> (string history,
+/// vector<committed> discarded, uint64 log_first, uint64 seqno), db manager
+/// -> shard actor: forget the shard after seqno `common` was shared.
+using reset_atom = caf::atom_constant<caf::atom("reset")>;
+/// (healreport) -> string (a JSON array): this node's heal report.
+using heal_report_atom = caf::atom_constant<caf::atom("healreport")>;
+/// (peers, vector<shard_peer>, string leader), db manager -> shard actor.
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using push_atom = caf::atom_constant<caf::atom("push")>;
+/// (probe): the db manager's timer for partition detection.
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using acked_atom = caf::atom_constant<caf::atom("acked")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using rlog_atom = caf::atom_constant<caf::atom("rlog")>;

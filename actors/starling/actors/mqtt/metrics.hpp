@@ -8,7 +8,7 @@
 namespace starling::actors::mqtt {
 
 /// The broker's figures, updated by the MQTT actors of a node and read by
-/// $SYS, the shell and (later) the metrics endpoint. Relaxed atomics: each
+/// $SYS, the shell and the management API (/stats, /metrics, Prometheus). Relaxed atomics: each
 /// figure is exact, a snapshot is not a consistent cut (as in EMQX).
 struct metrics {
   std::atomic<uint64_t> connections{0};
@@ -21,6 +21,16 @@ struct metrics {
   std::atomic<uint64_t> messages_dropped{0};
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> bytes_sent{0};
+  /// Routes in the cluster's table as this node holds it (own + others').
+  std::atomic<uint64_t> routes{0};
+  std::atomic<uint64_t> received_qos[3] = {0, 0, 0};
+  std::atomic<uint64_t> sent_qos[3] = {0, 0, 0};
+  /// messages_dropped by reason (their sum).
+  std::atomic<uint64_t> dropped_no_subscribers{0}, dropped_queue_full{0},
+    dropped_qos0_offline{0}, dropped_expired{0}, dropped_too_large{0},
+    dropped_write_buffer{0};
+  std::atomic<uint64_t> takeover_local{0}, takeover_from_remote{0},
+    takeover_to_remote{0};
 
   broker::broker_stats snapshot() const {
     auto r = [](const std::atomic<uint64_t>& x) {

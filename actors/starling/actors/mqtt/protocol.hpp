@@ -23,7 +23,8 @@
 
 namespace starling::actors::mqtt {
 
-/// connection -> client manager: (connect, broker::connect, actor connection)
+/// connection -> client manager -> session: (connect, broker::connect,
+/// actor connection, client_origin)
 using connect_atom = caf::atom_constant<caf::atom("m_connect")>;
 /// connection -> session: (packet, broker::packet) for every packet after
 /// CONNECT, in order.
@@ -102,6 +103,20 @@ using client_atom = caf::atom_constant<caf::atom("m_client")>;
 using subscriptions_atom = caf::atom_constant<caf::atom("m_subs")>;
 using routes_atom = caf::atom_constant<caf::atom("m_routes")>;
 
+// -- management API (inside a node) ----------------------------------------------
+/// -> manager: (m_clientsj) -> string JSON array of every client here;
+/// -> session: (m_clientsj) -> string JSON of the client.
+using client_json_atom = caf::atom_constant<caf::atom("m_clientj")>;
+using clients_json_atom = caf::atom_constant<caf::atom("m_clientsj")>;
+/// -> manager: (m_kick, id) -> bool kicked; -> session: (m_kick) -> bool.
+using kick_atom = caf::atom_constant<caf::atom("m_kick")>;
+/// -> router: (m_subsj) / (m_routesj) -> string JSON array.
+using subscriptions_json_atom = caf::atom_constant<caf::atom("m_subsj")>;
+using routes_json_atom = caf::atom_constant<caf::atom("m_routesj")>;
+/// -> manager: (m_agents) -> (vector<string> nodes, vector<actor> agents):
+/// the running members' node agents, as the node agent last told it.
+using peer_agents_atom = caf::atom_constant<caf::atom("m_agents")>;
+
 // -- the message delivery channel (data_plane.hpp) -------------------------------
 /// (m_forward, string node, message) router -> outbox;
 /// (m_forward, message_wire) outbox -> the peer's inbox.
@@ -114,6 +129,17 @@ using remote_publish_atom = caf::atom_constant<caf::atom("m_remote")>;
 using attach_atom = caf::atom_constant<caf::atom("m_attach")>;
 /// (m_peers, vector<member_wire>) node agent -> outbox: running members.
 using data_peers_atom = caf::atom_constant<caf::atom("m_peers")>;
+
+/// Where a CONNECT came from: what the authenticate and authorize hooks
+/// need besides the packet.
+struct client_origin {
+  std::string peer_host; ///< "127.0.0.1" (IPv4-mapped addresses unmapped)
+  std::string peer;      ///< "127.0.0.1:51234", for logs
+  std::string listener;  ///< tcp, ssl, ws, wss
+  /// The CONNECT's username was replaced by the CN of the client
+  /// certificate TLS verified (mqtt.ssl.peer_cert_as_username = cn).
+  bool username_from_certificate = false;
+};
 
 /// A message another node forwarded, with the shared groups ($share/g/f)
 /// it picked this node for.
@@ -144,6 +170,7 @@ struct connection_limits {
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::packet)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::connect)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::actors::mqtt::client_origin)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint8_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(starling::broker::message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<starling::actors::mqtt::remote_message>)

@@ -3,6 +3,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "starling/actors/mqtt/protocol.hpp"
 #include "starling/broker/packet.hpp"
 
 namespace starling::actors::mqtt {
@@ -18,9 +19,12 @@ struct mqtt_context;
 ///
 /// `holder` is the node agent of another node the session registry names
 /// for this client id: before opening, the session is taken over from there
-/// (or discarded there, with Clean Start).
+/// (or discarded there, with Clean Start). `origin` says where the
+/// connection came from (peer, listener): the authenticate and authorize
+/// hooks use it.
 caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
                          broker::connect first, const caf::actor& conn,
+                         const client_origin& origin,
                          const caf::actor& holder);
 
 } // namespace starling::actors::mqtt

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "starling/runtime/db/lineage.hpp"
 #include "starling/runtime/db/rlog.hpp"
 #include "starling/runtime/db/shard_store.hpp"
 #include "starling/runtime/db/types.hpp"
@@ -37,24 +38,27 @@ std::string to_string(replica_state s);
 /// A core's answer to a subscription.
 struct subscription_reply {
   bool resume = false;            ///< false: bootstrap
-  std::string history;            ///< the shard's history id on the core
+  lineage history;                ///< the shard's history on the core
   uint64_t core_seqno = 0;        ///< S: the live stream starts at S + 1
   /// Resume: (our seqno, S], or empty when the core streams them first
   /// on the live stream.
   std::vector<committed> entries;
+  /// How the replica's history relates to the core's (decided on the core).
+  lineage_relation relation;
 };
 
 /// Decides, on the core, how a replica that last applied `their_seqno` of
-/// history `their_history` joins the stream: resume when the histories match
-/// (or the replica is empty) and the log holds everything after its seqno.
+/// history `their_history` joins the stream: resume when its history is a
+/// prefix of the core's (an empty replica is a prefix of anything) and the
+/// log holds everything after its seqno.
 /// `their_last_id`, the id of the last transaction the replica applied
 /// (when known), must match the log's entry at their_seqno: a replica fed a
 /// transaction that a dying sequencer never got acknowledged by the other
 /// cores is on a branch this core does not have, and bootstraps.
 subscription_reply decide_subscription(const shard_store& store,
-                                       const std::string& history,
+                                       const lineage& history,
                                        const rlog& log,
-                                       const std::string& their_history,
+                                       const lineage& their_history,
                                        uint64_t their_seqno,
                                        const std::string& their_last_id = "");
 
@@ -69,7 +73,7 @@ struct replica_effect {
   std::string core;
   uint64_t epoch = 0;
   uint64_t from = 0;
-  std::string history;
+  lineage history;
   std::string last_id; ///< subscribe: id of the last transaction applied
   std::optional<record> after;
   committed c;
@@ -88,18 +92,19 @@ struct replica_stats {
 
 class replica_fsm {
 public:
-  /// `store` outlives the fsm. `history` is the store's history id ("" for
+  /// `store` outlives the fsm. `history` is the store's history (empty for
   /// an empty store). `max_buffer` bounds the transactions buffered while
   /// bootstrapping; past it the bootstrap restarts.
-  replica_fsm(shard_store& store, std::string history, size_t max_buffer);
+  replica_fsm(shard_store& store, lineage history, size_t max_buffer);
 
   /// Subscribes at `core` (from any state: a new epoch starts).
   std::vector<replica_effect> connect(const std::string& core);
   std::vector<replica_effect> on_subscribed(uint64_t epoch,
                                             subscription_reply reply,
                                             int64_t now_ms);
-  /// The sequencer starts a new history on an empty shard.
-  void set_history(std::string history);
+  /// The sequencer starts a new history on an empty shard, or a new
+  /// segment of it when it starts sequencing.
+  void set_history(lineage history);
   /// The core refused or did not answer the subscription.
   void on_subscribe_failed(uint64_t epoch);
   /// A bootstrap batch; an empty one ends the bootstrap.
@@ -116,7 +121,7 @@ public:
 
   replica_state state() const { return state_; }
   const std::string& upstream() const { return upstream_; }
-  const std::string& history() const { return history_; }
+  const lineage& history() const { return history_; }
   uint64_t epoch() const { return epoch_; }
   uint64_t seqno() const { return store_.seqno(); }
   size_t buffered() const { return buffer_.size(); }
@@ -133,7 +138,7 @@ private:
   bool apply_next(const committed& c, std::vector<replica_effect>& out);
 
   shard_store& store_;
-  std::string history_;
+  lineage history_;
   std::string last_id_; ///< of the last transaction applied ("" = unknown)
   size_t max_buffer_;
   replica_state state_ = replica_state::disconnected;
@@ -141,7 +146,7 @@ private:
   uint64_t epoch_ = 0;
   bool subscribing_ = false;
   uint64_t snapshot_seqno_ = 0; ///< S of the running bootstrap
-  std::string reply_history_;   ///< the core's history, adopted at the end
+  lineage reply_history_;       ///< the core's history, adopted at the end
   std::deque<committed> buffer_;
   std::optional<record> last_record_;
   int64_t bootstrap_started_ms_ = 0;

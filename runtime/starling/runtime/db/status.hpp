@@ -28,7 +28,9 @@ struct shard_status {
   bool leading = false; ///< this core is the sequencer and in sync
   std::string state;    ///< replica state (disconnected, bootstrap, ...)
   std::string upstream; ///< the core we are fed by ("" on the leader)
-  std::string history;
+  std::string history;  ///< the newest segment of the shard's history
+  std::string lineage;  ///< every kept segment (db/lineage.hpp)
+  bool healing = false; ///< reset by autoheal, waiting for the winners' data
   uint64_t seqno = 0;          ///< last applied
   uint64_t upstream_seqno = 0; ///< last seqno the upstream told us of
   uint64_t lag = 0;            ///< upstream_seqno - seqno
