@@ -243,7 +243,9 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         clients.erase(i);
         if (moved)
           ++st.handed_over;
-        else if (st.db)
+        // Only while the registry still names this node: a session moved
+        // away keeps its new holder's entry.
+        if (st.db)
           self->send(st.db, db::erase_atom::value, std::string(registry_table),
                      id, st.me);
       }
@@ -269,6 +271,15 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         return;
       if (!present) {
         st.registry.erase(id);
+        // Erased while the session is still held here: the cleaner (the
+        // oldest core) did not yet count this node as running, say just
+        // after a partition healed. The holder writes it again.
+        if (st.clients.count(id)) {
+          st.ctx->node->log->info("session registry: " + id
+                                  + " was erased while held here; registered"
+                                    " again");
+          register_here(self, id);
+        }
         return;
       }
       st.registry[id] = node;
