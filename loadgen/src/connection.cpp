@@ -133,6 +133,11 @@ void connection::on_readable() {
   for (int round = 0; round < 4 && fd_ >= 0; ++round) {
     auto n = ::recv(fd_, ctx_.read_buffer.data(), ctx_.read_buffer.size(), 0);
     if (n > 0) {
+      if (ctx_.opts.delayed_ack) {
+        // The kernel re-enables quick ACKs by itself; off again per read.
+        int zero = 0;
+        setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof zero);
+      }
       ctx_.stats.bytes_in += static_cast<std::uint64_t>(n);
       consume({ctx_.read_buffer.data(), static_cast<std::size_t>(n)});
       if (static_cast<std::size_t>(n) < ctx_.read_buffer.size())

@@ -148,8 +148,9 @@ void connection::on_publish(const broker::publish& p) {
   if (s.first_receive_ns == 0)
     s.first_receive_ns = now;
   s.last_receive_ns = now;
-  if (p.payload.size() >= stamp::size) {
-    auto st = stamp::read(p.payload.data());
+  stamp st;
+  if (p.payload.size() >= stamp::size
+      && (st = stamp::read(p.payload.data())).plausible(now)) {
     auto latency = now > st.sent_ns ? now - st.sent_ns : 0;
     ctx_.latency_interval.record(latency); // into `latency` at each report
     auto d = tracker_.record(st.source(), st.seq);

@@ -1,6 +1,7 @@
 #include "starling/loadgen/engine.hpp"
 
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +50,7 @@ void engine::run() {
   publish_pacer_.start(now);
   next_report_ns_ = now + 100 * ms_ns;
   next_keepalive_ns_ = now + 1000 * ms_ns;
+  sample_cpu(now);
   bool busy = false;
   while (ctx_.error.empty() && !shared_.stop.load(std::memory_order_relaxed) &&
          !work_done()) {
@@ -185,8 +187,22 @@ bool engine::work_done() const {
                      [](const auto& c) { return c->drained(); });
 }
 
+void engine::sample_cpu(std::uint64_t now) {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  auto cpu = static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000u +
+             static_cast<std::uint64_t>(t.tv_nsec);
+  if (last_wall_ns_ != 0 && now > last_wall_ns_)
+    peak_share_ = std::max(peak_share_,
+                           static_cast<double>(cpu - last_cpu_ns_) /
+                               static_cast<double>(now - last_wall_ns_));
+  last_cpu_ns_ = cpu;
+  last_wall_ns_ = now;
+}
+
 void engine::periodic(std::uint64_t now) {
   next_report_ns_ = now + 100 * ms_ns;
+  sample_cpu(now);
   if (now >= next_keepalive_ns_) {
     next_keepalive_ns_ = now + 1000 * ms_ns;
     for (auto& c : conns_)

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -205,8 +206,14 @@ int run_bench(const options& o, std::ostream& out, std::ostream& err) {
       error = e->error();
   }
   double elapsed = static_cast<double>(monotonic_ns() - start) / 1e9;
-  return finish(o, make_summary(o, totals, latency, elapsed, stopped_by, error),
-                out, err);
+  auto s = make_summary(o, totals, latency, elapsed, stopped_by, error);
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  s.cpu_s = static_cast<double>(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
+            static_cast<double>(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
+  for (auto& e : engines)
+    s.busiest_thread = std::max(s.busiest_thread, e->busy_share());
+  return finish(o, s, out, err);
 }
 
 } // namespace starling::loadgen

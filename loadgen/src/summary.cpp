@@ -99,6 +99,10 @@ std::string format_summary(const summary& s) {
              ", p99.9 " + format_duration_ns(l.p999) + ", max " +
              format_duration_ns(l.max) + "\n";
   }
+  out += "  generator CPU " + fixed(s.cpu_s, 2) + " s, busiest thread " +
+         fixed(100 * s.busiest_thread, 0) + "% busy" +
+         (s.saturated() ? " (saturated: the generator may be the limit)" : "") +
+         "\n";
   if (!s.error.empty())
     out += "  error: " + s.error + "\n";
   return out;
@@ -136,6 +140,9 @@ nlohmann::json to_json(const summary& s) {
     {"bytes_in", t.bytes_in},
     {"bytes_out", t.bytes_out},
     {"stopped_by", s.stopped_by},
+    {"cpu_s", s.cpu_s},
+    {"busiest_thread", s.busiest_thread},
+    {"saturated", s.saturated()},
     {"error", s.error.empty() ? nlohmann::json() : nlohmann::json(s.error)},
   };
 }

@@ -165,10 +165,31 @@ class CompareQuickTest(unittest.TestCase):
             idle = by_id["5-200"]["raw"][broker]
             self.assertEqual(idle["held"], 200, broker)
             self.assertGreater(idle["per_conn"], 0, broker)
+        # Scenario 0: every pair of the generator and the independent
+        # client delivered every message through each broker, and the
+        # report says how the pairs agree (rates are not asserted: a test
+        # of CI's machine load would be a timed assertion).
         gen = report["generator"]
-        self.assertGreater(gen["mosquitto_pub"]["sub"]["received"], 0)
-        self.assertEqual(gen["bench"]["sub"]["received"],
-                         scenario_size("gen_n"))
+        self.assertEqual(set(gen), {"mosquitto", "mosquitto, set_tcp_nodelay true",
+                                    "starling"})
+        for broker, figures in gen.items():
+            for run in figures["runs"]:
+                self.assertNotIn("error", run, broker)
+                for pair, r in run.items():
+                    self.assertEqual(r["received"], scenario_size("gen_n"),
+                                     (broker, pair))
+                # `starling bench sub` counts rawmqtt's payloads (no bench
+                # stamp) as unstamped, not as lost.
+                self.assertEqual(run["rawmqtt>bench"]["lost"], 0, broker)
+            self.assertEqual(figures["rawmqtt>rawmqtt"]["vs_rawmqtt"], 1.0)
+            self.assertGreater(figures["bench>bench"]["vs_rawmqtt"], 0)
+        self.assertIn("rawmqtt > rawmqtt", text)
+        # The generator reports its own load in every flood.
+        flood = by_id["1"]["raw"]["starling"]
+        for side in ("pub", "sub"):
+            self.assertGreater(flood[side]["cpu_s"], 0, side)
+            self.assertIn("saturated", flood[side])
+        self.assertIn("generator busiest thread", text)
 
 
 def scenario_size(key):

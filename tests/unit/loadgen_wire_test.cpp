@@ -79,3 +79,21 @@ TEST_CASE("loadgen wire: CONNECT carries the options") {
   CHECK(std::holds_alternative<std::vector<std::uint8_t>>(
       encode_packet(c, broker::protocol_version::v5)));
 }
+
+TEST_CASE("loadgen wire: a stamp is plausible only near the reader's clock") {
+  constexpr std::uint64_t s = 1'000'000'000;
+  const std::uint64_t now = 5000 * s; // a host up for 83 minutes
+  stamp st;
+  st.sent_ns = now - 200'000; // 200 us ago
+  CHECK(st.plausible(now));
+  st.sent_ns = now + s / 2; // a clock read just after ours, on another CPU
+  CHECK(st.plausible(now));
+  st.sent_ns = now - 3601 * s; // over an hour in flight
+  CHECK_FALSE(st.plausible(now));
+  // Another client's payload of 'x' bytes: centuries from now.
+  std::vector<std::uint8_t> xs(stamp::size, 'x');
+  CHECK_FALSE(stamp::read(xs.data()).plausible(now));
+  // Zeros: the host's boot, long ago.
+  std::vector<std::uint8_t> zeros(stamp::size, 0);
+  CHECK_FALSE(stamp::read(zeros.data()).plausible(now));
+}

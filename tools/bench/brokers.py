@@ -61,6 +61,28 @@ def stop_all():
     STARTED.clear()
 
 
+# CPUs for brokers and for clients ("0", "1"; taskset -c lists), or None:
+# set by `compare` so that broker and load generator never share a CPU.
+PIN = {"broker": None, "client": None}
+
+
+def split_cpus():
+    """The CPUs this process may use, halved: the first half for the broker,
+    the rest for the clients (taskset -c lists); None with one CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    half = len(cpus) // 2
+    return (",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:])))
+
+
+def pinned(role, args):
+    """`args` under `taskset -c` for `role` ("broker" or "client") when
+    pinning is on. taskset execs the program: the PID stays the same."""
+    cpus = PIN.get(role)
+    return ["taskset", "-c", cpus, *args] if cpus else list(args)
+
+
 def spawn(args, env=None, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
     p = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
                          stdout=stdout, stderr=stderr)
@@ -122,25 +144,26 @@ class Broker:
 class Mosquitto(Broker):
     name = "mosquitto"
 
-    def __init__(self, workdir, binary="/usr/sbin/mosquitto"):
+    def __init__(self, workdir, binary="/usr/sbin/mosquitto", nodelay=False):
         super().__init__(workdir)
         self.binary = binary
+        self.nodelay = nodelay
 
     def start(self):
         conf = os.path.join(self.workdir, f"mosquitto-{self.port}.conf")
-        # Equivalent to the Starling settings in Starling.start: no
-        # persistence, no logging, no $SYS, Nagle off, 32 messages in
-        # flight per client, queues long enough for QoS 1 floods.
+        # As its users run it: a listener, anonymous clients, no
+        # persistence, errors logged only. The one change, for the same
+        # semantics as Starling's run: queues long enough that a QoS 1 flood
+        # loses nothing (both brokers default to 1000). `nodelay`: Nagle
+        # off, which Starling always does and Mosquitto does not by default.
         with open(conf, "w") as f:
             f.write(f"listener {self.port} 127.0.0.1\n"
-                    "persistence false\n"
-                    "log_dest none\n"
                     "allow_anonymous true\n"
-                    "sys_interval 0\n"
-                    "set_tcp_nodelay true\n"
-                    "max_inflight_messages 32\n"
-                    "max_queued_messages 1000000\n")
-        self.proc = spawn([self.binary, "-c", conf])
+                    "persistence false\n"
+                    "log_type error\n"
+                    "max_queued_messages 1000000\n"
+                    + ("set_tcp_nodelay true\n" if self.nodelay else ""))
+        self.proc = spawn(pinned("broker", [self.binary, "-c", conf]))
         wait_listening(self.port, self.proc, 10)
         return self
 
@@ -161,9 +184,7 @@ class Starling(Broker):
         env = dict(os.environ)
         env.update({
             "STARLING_MQTT__LISTENER__TCP": f"127.0.0.1:{self.port}",
-            "STARLING_MQTT__MAX_INFLIGHT": "32",
             "STARLING_MQTT__MAX_MQUEUE_LEN": "1000000",
-            "STARLING_MQTT__SYS_INTERVAL_MS": "0",
         })
         if self.seeds:
             env["STARLING_CLUSTER__STATIC__SEEDS"] = self.seeds
@@ -184,7 +205,8 @@ class Starling(Broker):
             args = [self.binary, "-name", name, "-cookie", "x",
                     "-dist_port", str(self.dist_port)]
             with open(self.log, "w") as log:
-                self.proc = spawn(args, env=self.env(), stderr=log)
+                self.proc = spawn(pinned("broker", args), env=self.env(),
+                                  stderr=log)
             try:
                 wait_listening(self.port, self.proc, 20, self.log)
                 return self
@@ -209,7 +231,7 @@ class BenchClient:
         self.cmd = " ".join(cmd)
         self.lines = []
         self.cv = threading.Condition()
-        self.proc = spawn(cmd, stderr=subprocess.PIPE)
+        self.proc = spawn(pinned("client", cmd), stderr=subprocess.PIPE)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 

@@ -4,12 +4,13 @@ raw figures, and a `rows(results)` that turns the figures of both brokers
 into table rows: (metric, mosquitto value, starling value, kind), where kind
 says how to format and compare (see compare.format_value)."""
 
+import json
 import os
 import resource
 import subprocess
 import time
 
-from brokers import BenchClient
+from brokers import BenchClient, pinned
 
 FULL = dict(gen_n=300_000, flood_n=500_000, paced_rate=10_000,
             paced_n=100_000, qos1_n=200_000, fanout_subs=100, fanout_n=5_000,
@@ -27,8 +28,9 @@ MANY = 20_000
 
 
 class Ctx:
-    def __init__(self, bench_bin, workdir, size, log):
+    def __init__(self, bench_bin, workdir, size, log, rawmqtt=None):
         self.bench_bin = bench_bin
+        self.rawmqtt = rawmqtt  # tools/bench/rawmqtt.c, built next to starling
         self.workdir = workdir
         self.size = size
         self.log = log
@@ -42,12 +44,17 @@ class Ctx:
         return c
 
 
-def pubsub(ctx, broker, sub_args, pub_args, expect):
+def pubsub(ctx, broker, sub_args, pub_args, expect, flood=True):
     """A subscriber that waits for `expect` messages, then a publisher;
-    returns both summaries and the broker CPU seconds in between."""
+    returns both summaries and the broker CPU seconds in between. In a
+    flood the subscribers delay their TCP ACKs (`--delayed-ack`), so a
+    broker with Nagle on coalesces its writes, as it does for a client that
+    reads in large blocks (scenario 0 shows the difference); a latency
+    scenario keeps the kernel's default."""
     bound = ctx.size["bound"]
     sub = ctx.client("sub", broker, [*sub_args, "-L", expect, "--idle-exit", 2,
-                                     "--duration", bound + 10])
+                                     "--duration", bound + 10,
+                                     *(["--delayed-ack"] if flood else [])])
     if not sub.wait_ready(bound):
         return {"error": "subscribers not ready: " + str(sub.terminate()),
                 "sub": {}, "pub": {}, "cpu": 0}
@@ -76,7 +83,7 @@ def delivery_rows(res, with_publisher=True):
     rows = [("delivered msg/s", rate(res, "receive_rate"), "rate")]
     if with_publisher:
         rows.append(("publisher msg/s", rate(res, "send_rate", "pub"), "rate"))
-    return rows + [
+    return rows + [generator_row(res), 
         ("broker CPU s", {k: r["cpu"] for k, r in res.items()}, "cpu"),
         ("msgs per broker CPU-s", {k: per_cpu(r) for k, r in res.items()}, "rate"),
         ("messages expected (sent x subscribers)",
@@ -89,6 +96,19 @@ def delivery_rows(res, with_publisher=True):
     ]
 
 
+def generator_row(res):
+    """How busy the generator's busiest thread was, publisher and
+    subscriber side; 'SATURATED' where one was the limit."""
+    def busy(r):
+        sides = [r.get(side, {}) for side in ("pub", "sub")]
+        shares = [s.get("busiest_thread") for s in sides]
+        text = " / ".join("-" if b is None else f"{100 * b:.0f}%" for b in shares)
+        return text + (" SATURATED" if any(s.get("saturated") for s in sides)
+                       else "")
+    return ("generator busiest thread pub/sub", {k: busy(r) for k, r in
+                                                 res.items()}, "text")
+
+
 def fan_rows(res):
     return delivery_rows(res, False)
 
@@ -99,27 +119,59 @@ def rate(res, key, side="sub"):
 
 # -- 0: is the generator the bottleneck? -----------------------------------
 
-def gen_run(ctx, broker):
-    """mosquitto_pub -l (a minimal C client) and `starling bench pub`, each
-    pushing n 64-byte messages into the broker with one subscriber."""
-    n = ctx.size["gen_n"]
-    lines = os.path.join(ctx.workdir, "lines.txt")
-    with open(lines, "w") as f:
-        f.write(("x" * 64 + "\n") * n)
-    out = {}
-    sub = ctx.client("sub", broker, ["-t", "gen/0", "-L", n, "--idle-exit", 2,
-                                     "--duration", ctx.size["bound"] + 10])
-    sub.wait_ready(ctx.size["bound"])
-    t0 = time.monotonic()
-    with open(lines) as f:
-        subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "gen/0",
-                        "-l"], stdin=f, timeout=ctx.size["bound"] + 30)
-    out["mosquitto_pub"] = {"send_rate": n / (time.monotonic() - t0),
-                            "sub": sub.finish(ctx.size["bound"] + 15)}
-    r = pubsub(ctx, broker, ["-t", "gen/0"],
-               ["-t", "gen/0", "-I", 0, "-s", 64, "-L", n], n)
-    out["bench"] = {"send_rate": r["pub"].get("send_rate"), "sub": r["sub"]}
-    return out
+# The generator's pairs in scenario 0: (publisher, subscriber), each
+# `rawmqtt` (tools/bench/rawmqtt.c, shares no code with the generator) or
+# `bench` (`starling bench`).
+GEN_PAIRS = (("rawmqtt", "rawmqtt"), ("bench", "bench"), ("bench", "rawmqtt"),
+             ("rawmqtt", "bench"))
+
+
+def raw_client(ctx, mode, broker, *args):
+    """One rawmqtt process; its JSON line is read when it exits."""
+    cmd = [ctx.rawmqtt, mode, str(broker.port), *[str(a) for a in args]]
+    ctx.log(f"    {broker.name}: {' '.join(cmd)}")
+    return subprocess.Popen(pinned("client", cmd), stdout=subprocess.PIPE,
+                            text=True)
+
+
+def raw_result(proc, timeout):
+    out, _ = proc.communicate(timeout=timeout)
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"rawmqtt exited with {proc.returncode}: {out!r}")
+    return json.loads(lines[-1])
+
+
+def gen_run(ctx, broker, pub, sub):
+    """n 64-byte QoS 0 messages through `broker` from publisher `pub` to
+    subscriber `sub` (each "rawmqtt" or "bench"): the delivered rate."""
+    n, bound = ctx.size["gen_n"], ctx.size["bound"]
+    topic = "gen/0"
+    if sub == "bench":
+        s = ctx.client("sub", broker, ["-t", topic, "-L", n, "--idle-exit", 2,
+                                       "--duration", bound + 10, "--delayed-ack"])
+        if not s.wait_ready(bound):
+            raise RuntimeError("bench sub not ready: " + str(s.terminate()))
+    else:
+        s = raw_client(ctx, "sub", broker, topic, n)
+        if s.stdout.readline().strip() != "ready":
+            raise RuntimeError("rawmqtt sub not ready")
+    if pub == "bench":
+        p = ctx.client("pub", broker, ["-t", topic, "-I", 0, "-s", 64,
+                                       "-L", n, "--duration", bound])
+        p = p.finish(bound + 15)
+        offered, pub_cpu = p.get("send_rate"), p.get("cpu_s")
+    else:
+        p = raw_result(raw_client(ctx, "pub", broker, topic, n, 64), bound + 30)
+        offered, pub_cpu = p["rate"], p["cpu_s"]
+    if sub == "bench":
+        r = s.finish(bound + 15)
+        got, rate_, lost = r.get("received"), r.get("receive_rate"), r.get("lost")
+    else:
+        r = raw_result(s, bound + 30)
+        got, rate_, lost = r["messages"], r["rate"], None
+    return {"offered": offered, "received": got, "rate": rate_,
+            "pub_cpu_s": pub_cpu, "sub_cpu_s": r.get("cpu_s"), "lost": lost}
 
 
 # -- 1-4: throughput and latency ---------------------------------------------
@@ -133,7 +185,7 @@ def flood_run(ctx, broker):
 def paced_run(ctx, broker):
     n, r = ctx.size["paced_n"], ctx.size["paced_rate"]
     return pubsub(ctx, broker, ["-t", "paced/0"],
-                  ["-t", "paced/0", "-r", r, "-s", 64, "-L", n], n)
+                  ["-t", "paced/0", "-r", r, "-s", 64, "-L", n], n, flood=False)
 
 
 def paced_rows(res):

@@ -55,6 +55,8 @@ const char* usage =
   "run:\n"
   "      --duration S         stop after S seconds (0: until Ctrl-C)\n"
   "      --idle-exit S        sub: stop S seconds after the last message\n"
+  "      --delayed-ack        delay TCP ACKs (TCP_QUICKACK off after each\n"
+  "                           read): floods from a broker with Nagle on\n"
   "      --json FILE          write the summary as JSON\n"
   "      --quiet              no progress lines\n"
   "      --help               this text\n"
@@ -98,6 +100,7 @@ po::options_description describe() {
     ("inflight", po::value<long long>())
     ("duration", po::value<double>())
     ("idle-exit", po::value<double>())
+    ("delayed-ack", "")
     ("json", po::value<std::string>())
     ("quiet", "")
     ("help", "");
@@ -182,6 +185,7 @@ std::string to_options(const po::variables_map& vm, loadgen::options& o) {
   o.duration_s = num("duration").value_or(0);
   o.idle_exit_s = num("idle-exit").value_or(0);
   o.progress = vm.count("quiet") == 0;
+  o.delayed_ack = vm.count("delayed-ack") != 0;
   return "";
 }
 

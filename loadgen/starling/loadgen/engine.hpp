@@ -58,6 +58,9 @@ public:
   /// After run() returned: everything recorded.
   const engine_stats& totals() const noexcept { return ctx_.stats; }
   const histogram& latency() const noexcept { return ctx_.latency; }
+  /// The highest share of a 100 ms interval this engine's thread spent
+  /// on a CPU: near 1 means the generator, not the broker, set the pace.
+  double busy_share() const noexcept { return peak_share_; }
 
   /// Connections handshaking at once, so a connect burst does not overflow
   /// the broker's accept queue (Mosquitto listens with a backlog of 100; a
@@ -96,6 +99,10 @@ private:
   histogram interval_;
   std::string error_;
   std::atomic<bool> finished_{false};
+  /// The thread's CPU time and the clock at the last periodic() call.
+  std::uint64_t last_cpu_ns_ = 0, last_wall_ns_ = 0;
+  double peak_share_ = 0;
+  void sample_cpu(std::uint64_t now);
 };
 
 } // namespace starling::loadgen

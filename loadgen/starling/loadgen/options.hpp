@@ -51,6 +51,10 @@ struct options {
   std::vector<std::string> ifaddrs; ///< source addresses, round robin
   double duration_s = 0;            ///< stop after this long; 0 = no limit
   double idle_exit_s = 0;           ///< sub: stop this long after the last message
+  /// TCP_QUICKACK off after every read: the kernel delays its ACKs, so a
+  /// broker with Nagle on (Mosquitto's default) coalesces its writes in a
+  /// flood instead of sending one small segment per message (see cli.md).
+  bool delayed_ack = false;
   std::string json_file;            ///< write the summary here
   unsigned threads = 1;
   bool progress = true;             ///< one line per second on stderr

@@ -36,6 +36,17 @@ struct stamp {
     std::memcpy(out + 20, &publisher, 4);
   }
 
+  /// Whether this can be a stamp read at `now_ns` on the publisher's
+  /// host: sent at most an hour ago and not in the future (1 s of slack
+  /// between clock reads). A payload of another client, say 64 'x', reads
+  /// as a time centuries away and is counted as unstamped instead of
+  /// feeding nonsense into the loss and latency figures.
+  bool plausible(std::uint64_t now_ns) const noexcept {
+    constexpr std::uint64_t hour = 3'600'000'000'000, second = 1'000'000'000;
+    return sent_ns > now_ns ? sent_ns - now_ns <= second
+                            : now_ns - sent_ns <= hour;
+  }
+
   /// Reads a stamp from at least `size` bytes.
   static stamp read(const std::uint8_t* in) noexcept {
     stamp s;

@@ -24,6 +24,13 @@ struct summary {
   /// Why the run ended: "limit", "duration", "idle", "signal", "error".
   std::string stopped_by;
   std::string error; ///< the first fatal error, "" if none
+  /// The generator's own CPU seconds (every thread), and the largest share
+  /// of a 100 ms interval one engine thread spent on a CPU.
+  double cpu_s = 0;
+  double busiest_thread = 0;
+  /// A thread at or above this share was the limit, not the broker.
+  static constexpr double saturated_share = 0.9;
+  bool saturated() const noexcept { return busiest_thread >= saturated_share; }
 
   /// From the first connection attempt until every client was ready; 0 if
   /// not every client got there.
