@@ -50,6 +50,7 @@ struct manager_state {
   caf::actor cm_shard; ///< this node's actor of the registry's shard
   caf::actor db;       ///< the db manager: registry writes
   uint64_t taken_over = 0, handed_over = 0, cleaned = 0;
+  uint64_t registered_again = 0; ///< entries erased while held here, rewritten
   static inline const char* name = "mqtt_client_manager";
 };
 
@@ -275,10 +276,8 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         // oldest core) did not yet count this node as running, say just
         // after a partition healed. The holder writes it again.
         if (st.clients.count(id)) {
-          st.ctx->node->log->info("session registry: " + id
-                                  + " was erased while held here; registered"
-                                    " again");
           register_here(self, id);
+          ++st.registered_again;
         }
         return;
       }
@@ -398,7 +397,9 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
                + std::to_string(st.registry.size()) + " in the cluster registry, "
                + std::to_string(st.taken_over) + " asked from / "
                + std::to_string(st.handed_over) + " handed to other nodes, "
-               + std::to_string(st.cleaned) + " entries of down nodes cleaned";
+               + std::to_string(st.cleaned) + " entries of down nodes cleaned, "
+               + std::to_string(st.registered_again)
+               + " erased while held here and written again";
       });
     },
   };
