@@ -6,6 +6,7 @@ with a deadline, never a fixed sleep."""
 import atexit
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -45,10 +46,37 @@ def parse_routes(text):
     return rows
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = map(int, f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_GIVEN = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and outside the kernel's ephemeral range: a port
+    from that range (bind to 0) can be taken by any outgoing connection,
+    the nodes' own among them, before the node binds it (seen once in CI:
+    "cannot listen for MQTT"). Never the same port twice in one process."""
+    lo, _ = _ephemeral_range()
+    first = 10000 if lo > 12000 else 1024
+    for _ in range(1000):
+        port = random.randrange(first, lo)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free port in {first}..{lo - 1}")
 
 
 def wait_until(predicate, timeout, what):
