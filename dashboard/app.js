@@ -173,8 +173,12 @@ function drawChart() {
   }
 }
 
+// A table's rows are replaced only when they changed: a refresh that finds the same
+// clients keeps the rows (and the row under the pointer) as they are.
+const shownRows = new Map();
 function rows(sel, html, cols) {
-  $(sel + " tbody").innerHTML = html || `<tr><td class="empty" colspan="${cols}">nothing here yet</td></tr>`;
+  html = html || `<tr><td class="empty" colspan="${cols}">nothing here yet</td></tr>`;
+  if (shownRows.get(sel) !== html) { $(sel + " tbody").innerHTML = html; shownRows.set(sel, html); }
 }
 
 loaders.overview = async () => {

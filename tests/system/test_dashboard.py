@@ -17,6 +17,7 @@ from mqtt_client import Client
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -50,6 +51,17 @@ class DashboardTest(ClusterTest):
 
     def visible(self, css):
         return self.wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+    def click(self, css):
+        """Clicks the element css names now: a table row re-rendered by a refresh
+        that was in flight is found again, not clicked through a stale handle."""
+        def attempt(d):
+            try:
+                d.find_element(By.CSS_SELECTOR, css).click()
+                return True
+            except StaleElementReferenceException:
+                return False
+        self.wait.until(attempt)
 
     def go(self, page, ready_css):
         self.driver.find_element(By.CSS_SELECTOR, f'.sidebar a[data-page="{page}"]').click()
@@ -114,10 +126,10 @@ class DashboardTest(ClusterTest):
         row = '.client-row[data-client="dash-kick"]'
         self.wait.until(lambda d: (d.find_element(By.ID, "clients-refresh").click() or True)
                         and d.find_elements(By.CSS_SELECTOR, row))
-        d.find_element(By.CSS_SELECTOR, row + " [data-detail]").click()
+        self.click(row + " [data-detail]")
         self.visible("#client-detail")
         self.shot("04-clients")
-        d.find_element(By.CSS_SELECTOR, row + " .kick-btn").click()
+        self.click(row + " .kick-btn")
         self.visible("#modal-ok").click()
         sub.wait(10)  # mosquitto_sub ends: the broker disconnected it
         self.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, row))
