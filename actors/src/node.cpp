@@ -1,8 +1,13 @@
 #include "starling/actors/node.hpp"
 
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -21,6 +26,7 @@
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
 #include "starling/runtime/cluster/discovery.hpp"
+#include "starling/runtime/shell_text.hpp"
 #include "starling/runtime/version.hpp"
 #include "starling/transport/tls.hpp"
 #include "starling/mgmt/credentials.hpp"
@@ -103,6 +109,54 @@ void init_mgmt(mgmt::mgmt_context& m, node_context& ctx) {
   m.auth.set_default(std::move(u));
 }
 
+/// Bounds a node's stop (node.shutdown_timeout, as Erlang's -shutdown_time):
+/// armed when the stop signal arrives; if the node is still stopping when
+/// the time is up, it logs the step it was in and ends the process. Declared
+/// before the actor system, so its destructor (the end of a stop that
+/// finished) runs after the actor system has waited for its actors.
+class shutdown_watchdog {
+public:
+  explicit shutdown_watchdog(runtime::logger& log) : log_(log) {}
+  shutdown_watchdog(const shutdown_watchdog&) = delete;
+  shutdown_watchdog& operator=(const shutdown_watchdog&) = delete;
+
+  ~shutdown_watchdog() {
+    {
+      std::lock_guard<std::mutex> g(mtx_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+  /// Starts the clock; `rc` is the status the process ends with if it fires.
+  void arm(uint64_t timeout_ms, int rc) {
+    if (timeout_ms == 0)
+      return;
+    thread_ = std::thread([this, timeout_ms, rc] {
+      std::unique_lock<std::mutex> g(mtx_);
+      if (cv_.wait_for(g, std::chrono::milliseconds(timeout_ms), [this] { return done_; }))
+        return;
+      log_.warning("shutdown did not finish within "
+                   + runtime::format_duration_ms(timeout_ms) + ": still "
+                   + step_.load() + "; exiting now");
+      std::_Exit(rc);
+    });
+  }
+
+  /// What the stop is doing now (a string literal), for the warning.
+  void step(const char* what) { step_ = what; }
+
+private:
+  runtime::logger& log_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<const char*> step_{"stopping"};
+  std::thread thread_;
+};
+
 } // namespace
 
 int run_node(const runtime::node_config& cfg) {
@@ -120,6 +174,7 @@ int run_node(const runtime::node_config& cfg) {
     log.warning("using the built-in default cookie: any process that knows it "
                 "can control this node; set node.cookie (-cookie or "
                 "STARLING_NODE__COOKIE) or node.cookie_file");
+  shutdown_watchdog watchdog(log);
   actor_directory directory;
   // Declared before the actor system so they outlive every actor using them.
   std::optional<peer_registry> peers;
@@ -247,18 +302,23 @@ int run_node(const runtime::node_config& cfg) {
     mgmt_ctx.health.set(starling::mgmt::health_state::stopping);
     log.info(std::string("stopping on ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
   }
+  watchdog.arm(cfg.duration_ms("node.shutdown_timeout"), rc);
   // Requests in progress end before the actors they ask go away.
+  watchdog.step("stopping the HTTP server");
   http.stop();
   // Stop every actor of ours (connections, sessions, ...); the actor system
   // waits for all of them before it goes away.
+  watchdog.step("stopping the actors");
   for (auto& e : directory.list())
     caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   directory.clear();
   mqtt_ctx.outboxes.clear();
+  watchdog.step("closing the message delivery links");
   data.clear(); // the data actor systems end before the main one
   db_ctx.manager = nullptr;
   db_ctx.merge_server = nullptr;
   db_ctx.shards.clear();
+  watchdog.step("waiting for the actors to end (the actor system)");
   return rc;
 }
 

@@ -50,6 +50,11 @@ const std::vector<config_key>& config_schema() {
      "CAF scheduler: stealing (work stealing, idle workers poll) or sharing "
      "(one shared queue, idle workers sleep until woken)",
      k::choice, 0, 0, {"stealing", "sharing"}},
+    {"node.shutdown_timeout", "10s",
+     "on SIGTERM/SIGINT, the longest the node waits for its actors and "
+     "servers to stop; then it logs what it was waiting for and exits "
+     "(0 = wait for ever)",
+     k::duration},
     {"node.data_dir", "data",
      "directory of the node's SQLite file (<data_dir>/<node name>.sqlite)"},
     {"node.dist_tls", "false",

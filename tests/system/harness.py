@@ -208,6 +208,10 @@ class Node:
         with self.cv:
             return "\n".join(l for _, l in self.lines)
 
+    def log_tail(self, n):
+        with self.cv:
+            return "\n".join(l for _, l in self.lines[-n:])
+
     def wait_log(self, pattern, timeout, after=0.0):
         """Waits for a log line matching pattern that arrived after the
         monotonic time `after`; returns (arrival time, line)."""
@@ -277,6 +281,9 @@ class Node:
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
+                # node.shutdown_timeout (10 s) should have ended it first.
+                print(f"harness: {self.name} did not stop within 10 s of SIGTERM; "
+                      f"killed. The end of its log:\n{self.log_tail(20)}", flush=True)
                 self.signal(signal.SIGKILL)
                 self.proc.wait(10)
         self.reader.join(5)
@@ -295,9 +302,15 @@ class ClusterTest(unittest.TestCase):
     def tearDown(self):
         for n in self.started:
             n.stop()
+        outcome = getattr(self, "_outcome", None)
+        failed = outcome is not None and not outcome.success
         if os.environ.get("STARLING_TEST_LOGS"):  # for debugging a test
             for n in self.started:
                 print(f"----- {n.name}\n{n.log_text()}")
+        elif failed:
+            # What the nodes said, for a failure seen only in CI's output.
+            for n in self.started:
+                print(f"----- {n.name} (last 60 lines)\n{n.log_tail(60)}", flush=True)
 
     def node(self, short, **kw):
         n = Node(short, **kw)
