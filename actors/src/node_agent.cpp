@@ -95,6 +95,18 @@ void track(agent_actor* self, runtime::member m, const caf::actor& remote) {
   publish_view(self);
 }
 
+void tell_leave(agent_actor* self, const caf::actor& peer,
+                const std::string& name, const std::string& reason) {
+  if (!peer)
+    return;
+  self->request(peer, step_timeout, leave_atom::value, name, reason)
+    .then([](caf::ok_atom) {},
+          [self, name](caf::error& err) {
+            self->state.ctx->log->info("a peer did not confirm that " + name
+                                       + " left: " + describe(err));
+          });
+}
+
 void connect_peer(agent_actor* self, const std::string& host, uint16_t port,
                   const std::string& expected_name, connect_callback done) {
   auto& st = self->state;
@@ -123,12 +135,27 @@ void connect_peer(agent_actor* self, const std::string& host, uint16_t port,
 }
 
 void join_peer(agent_actor* self, const caf::actor& remote,
-               const std::string& name, bool automatic, join_callback done) {
+               const std::string& name, bool automatic, join_callback done,
+               bool unless_removed) {
   self
     ->request(remote, step_timeout, join_atom::value, self_wire(self),
               automatic)
     .then(
       [=](std::vector<member_wire>& members) {
+        auto& st = self->state;
+        if (auto gone = st.view->removed(name);
+            (automatic || unless_removed) && gone) {
+          // Removed (autoclean, force-leave) while this reconnect was on
+          // its way: the member accepted us, so it hears that it is out
+          // instead of being taken back. (A removal older than the
+          // attempt was cleared by whoever vouched for the member.)
+          st.ctx->log->info("not taking " + name + " back: it was removed "
+                            "while we reconnected to it (" + gone->reason + ")");
+          tell_leave(self, remote, name, gone->reason);
+          done(fail(name + " was removed from the cluster while we "
+                           "reconnected to it (" + gone->reason + ")"));
+          return;
+        }
         for (auto& w : members)
           if (w.name == name)
             if (auto m = from_wire(w))
@@ -149,13 +176,14 @@ void join_peer(agent_actor* self, const caf::actor& remote,
 
 void connect_and_join(agent_actor* self, const std::string& host,
                       uint16_t port, const std::string& name, bool automatic,
-                      join_callback done) {
+                      join_callback done, bool unless_removed) {
   connect_peer(self, host, port, name,
                [=](caf::expected<caf::actor> remote) {
                  if (!remote)
                    done(remote.error());
                  else
-                   join_peer(self, *remote, name, automatic, done);
+                   join_peer(self, *remote, name, automatic, done,
+                             unless_removed);
                });
 }
 
@@ -173,7 +201,10 @@ void connect_member(agent_actor* self, runtime::member m, int attempt,
                      auto& st = self->state;
                      auto now = st.view->find(m.name);
                      bool up = now && now->status == runtime::member_status::up;
-                     if (r || up || attempt >= 3 || is_removed(r.error())) {
+                     // Removed meanwhile (the attempts of a member that went
+                     // down can outlast its autoclean): no more attempts.
+                     if (r || up || attempt >= 3 || is_removed(r.error())
+                         || st.view->removed(m.name)) {
                        done(up && !r ? members_result{std::vector<member_wire>{}}
                                      : std::move(r));
                        return;
@@ -185,7 +216,8 @@ void connect_member(agent_actor* self, runtime::member m, int attempt,
                      auto id = ++st.next_retry;
                      st.retries[id] = {m, attempt + 1, automatic, std::move(done)};
                      self->delayed_send(self, pause, member_retry_atom::value, id);
-                   });
+                   },
+                   true);
 }
 
 // -- authorisation --------------------------------------------------------------
@@ -285,7 +317,9 @@ caf::message_handler peer_protocol(agent_actor* self) {
           known && known->status == runtime::member_status::up
           && known->started_at_ms == m->started_at_ms)
         return;
-      st.view->clear_removal(m->name); // a member vouches for it
+      if (st.view->clear_removal(m->name)) // a member vouches for it
+        st.ctx->log->info(m->name + " is a member again: " + *sending_peer(self)
+                          + " took it back");
       auto name = m->name;
       connect_member(self, *m, 0, false, [self, name](members_result r) {
         if (!r)
@@ -466,6 +500,11 @@ caf::message_handler local_events(agent_actor* self) {
         return;
       auto r = std::move(i->second);
       st.retries.erase(i);
+      if (auto gone = st.view->removed(r.m.name)) {
+        r.done(fail(r.m.name + " was removed from the cluster (" + gone->reason
+                    + ")"));
+        return;
+      }
       connect_member(self, r.m, r.attempt, r.automatic, std::move(r.done));
     },
     [self](tick_atom) {

@@ -209,6 +209,10 @@ void dial(agent_actor* self, const std::string& name) {
   connect_and_join(self, m->host, m->dist_port, name, true,
                    [self, name](members_result r) {
                      auto& st = self->state;
+                     // Removed while we dialled: the schedule has forgotten
+                     // it and must not learn of it again.
+                     if (!st.view->find(name))
+                       return;
                      if (!r && is_removed(r.error())) {
                        st.ctx->log->warning(describe(r.error()));
                        remove_member(self, name, "", false);
@@ -305,7 +309,7 @@ void remove_member(agent_actor* self, const std::string& name,
   carry(self, st.cl->on_removed(name));
   publish_view(self);
   for (auto& a : told)
-    self->send(a, leave_atom::value, name, reason);
+    tell_leave(self, a, name, reason);
   st.ctx->log->info(reason.empty() ? name + " left the cluster"
                                    : name + " removed from the cluster: " + reason);
 }

@@ -89,8 +89,7 @@ caf::result<std::string> cluster_join(agent_actor* self,
       if (!st.view->nodes().empty())
         st.ctx->log->info("leaving the current cluster to join " + target_name);
       for (auto& name : st.view->nodes())
-        self->send(st.links[name].agent, leave_atom::value,
-                   st.view->self().name, std::string());
+        tell_leave(self, st.links[name].agent, st.view->self().name, std::string());
       forget_all_peers(self);
       // An operator's join takes the joined cluster's data, as Mnesia's
       // does: a shard whose history branched from theirs is replaced (and

@@ -85,14 +85,23 @@ void publish_view(agent_actor* self);
 void untrack(agent_actor* self, const std::string& name);
 void forget_all_peers(agent_actor* self);
 void track(agent_actor* self, runtime::member m, const caf::actor& remote);
+/// Tells a peer that `name` left or was removed (leave): a request, so
+/// the peer's ok comes back as an answer, not as a stray message.
+void tell_leave(agent_actor* self, const caf::actor& peer,
+                const std::string& name, const std::string& reason);
 using connect_callback = std::function<void(caf::expected<caf::actor>)>;
 void connect_peer(agent_actor* self, const std::string& host, uint16_t port,
                   const std::string& expected_name, connect_callback done);
+/// Asks `remote` to take us in. `automatic`: a reconnect (the remote
+/// refuses it if it removed us). `unless_removed`: an attempt for a member
+/// that we removed meanwhile (autoclean, force-leave) is turned down here
+/// and the member told; automatic joins always are.
 void join_peer(agent_actor* self, const caf::actor& remote,
-               const std::string& name, bool automatic, join_callback done);
+               const std::string& name, bool automatic, join_callback done,
+               bool unless_removed = false);
 void connect_and_join(agent_actor* self, const std::string& host,
                       uint16_t port, const std::string& name, bool automatic,
-                      join_callback done);
+                      join_callback done, bool unless_removed = false);
 void connect_member(agent_actor* self, runtime::member m, int attempt,
                     bool automatic, join_callback done);
 std::optional<std::string> sending_peer(agent_actor* self);

@@ -389,9 +389,12 @@ class RestartAndAutocleanTest(ClusterTest):
             s = n.cluster_status()
             self.assertNotIn(b3.name, [m["node"] for m in s["members"]])
             self.assertIn(b3.name, [r["node"] for r in s["removed"]])
-        # Started again on its data, it dials its old members and is refused.
+        # Started again on its data, it dials its old members and is refused;
+        # or a member still dialling it from before the removal reaches it
+        # first and tells it that it was removed.
         b3b = self.node("b3", env=env, port=p3, data_dir=d3)
-        b3b.wait_log(r"was removed from the cluster \(autoclean", 15)
+        b3b.wait_log(r"(was removed from the cluster|removed from the cluster by \S+) "
+                     r"\(autoclean", 15)
         wait_until(lambda: b3b.cluster_status()["running_nodes"] == [b3b.name]
                    or None, 10, "b3 alone")
         self.assertNotIn(b3.name, b1.cluster_status()["running_nodes"])
