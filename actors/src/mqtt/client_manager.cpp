@@ -2,8 +2,8 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
-#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -17,7 +17,7 @@
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
-#include "starling/runtime/cluster/rules.hpp"
+#include "starling/broker/session_registry.hpp"
 #include "starling/runtime/shell_text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -27,10 +27,6 @@ namespace starling::actors::mqtt {
 namespace {
 
 constexpr const char* registry_table = "session_registry";
-/// How long the registry must name another node for a client id held here
-/// before the session here gives way (the registry's last write wins; an
-/// intermediate value of two racing writes must not count).
-constexpr auto supersede_after = std::chrono::milliseconds(500);
 /// (m_regcheck, string id, string node): manager to itself.
 using registry_check_atom = caf::atom_constant<caf::atom("m_regcheck")>;
 
@@ -39,18 +35,15 @@ struct manager_state {
   std::string me; ///< this node's name
   std::map<std::string, caf::actor> clients; ///< client id -> session actor
   /// The cluster's session registry (client id -> node holding the
-  /// session), mirrored from this node's replica of `session_registry`.
-  std::unordered_map<std::string, std::string> registry;
+  /// session) as this node's replica of `session_registry` has it, and
+  /// its decisions.
+  std::optional<broker::session_registry> registry;
   /// Running members other than this node -> their node agents (where a
   /// session held there is asked for).
   std::map<std::string, caf::actor> agents;
-  /// Running members as the node agent last told; whether this node cleans
-  /// the registry entries of members that went down.
-  std::vector<member_wire> running;
   caf::actor cm_shard; ///< this node's actor of the registry's shard
   caf::actor db;       ///< the db manager: registry writes
-  uint64_t taken_over = 0, handed_over = 0, cleaned = 0;
-  uint64_t registered_again = 0; ///< entries erased while held here, rewritten
+  uint64_t taken_over = 0, handed_over = 0;
   static inline const char* name = "mqtt_client_manager";
 };
 
@@ -60,55 +53,35 @@ bool allowed(manager_actor* self) {
   return self->state.ctx->node->peers->allowed(self->current_sender());
 }
 
-/// Whether this node is the oldest running core: the one that removes the
-/// registry entries of nodes that went down (every node would do the same
-/// work; one is enough).
-bool cleans_registry(manager_actor* self) {
+/// Carries out what the registry decided: its writes, its delayed checks.
+void carry(manager_actor* self, const broker::registry_effects& effects) {
   auto& st = self->state;
-  auto& node = *st.ctx->node;
-  if (node.cfg.role != runtime::node_role::core)
-    return false;
-  runtime::cluster::core_age mine{st.me, node.started_at_ms};
-  for (auto& m : st.running)
-    if (m.role == "core"
-        && runtime::cluster::older({m.name, m.started_at_ms}, mine))
-      return false;
-  return true;
-}
-
-/// Removes the entries of nodes that are not running (each only while it
-/// still names that node: erase_if).
-void clean_registry(manager_actor* self) {
-  auto& st = self->state;
-  if (!st.db || !cleans_registry(self))
-    return;
-  std::set<std::string> alive{st.me};
-  for (auto& m : st.running)
-    alive.insert(m.name);
-  for (auto& [id, node] : st.registry)
-    if (!alive.count(node)) {
-      self->send(st.db, db::erase_atom::value, std::string(registry_table), id,
-                 node);
-      ++st.cleaned;
+  for (auto& e : effects)
+    switch (e.what) {
+      case broker::registry_effect::put:
+        if (st.db)
+          self->send(st.db, db::put_atom::value, std::string(registry_table),
+                     e.id, e.node);
+        break;
+      case broker::registry_effect::erase_if:
+        if (st.db)
+          self->send(st.db, db::erase_atom::value, std::string(registry_table),
+                     e.id, e.node);
+        break;
+      case broker::registry_effect::check_later:
+        self->delayed_send(self, std::chrono::milliseconds(e.delay_ms),
+                           registry_check_atom::value, e.id, e.node);
+        break;
     }
-}
-
-/// Records that `id`'s session is held here (unless the registry says so).
-void register_here(manager_actor* self, const std::string& id) {
-  auto& st = self->state;
-  auto i = st.registry.find(id);
-  if (st.db && (i == st.registry.end() || i->second != st.me))
-    self->send(st.db, db::put_atom::value, std::string(registry_table), id,
-               st.me);
 }
 
 /// The node agent of the other running node the registry names for `id`.
 caf::actor holder_elsewhere(manager_actor* self, const std::string& id) {
   auto& st = self->state;
-  auto i = st.registry.find(id);
-  if (i == st.registry.end() || i->second == st.me)
+  auto node = st.registry->holder_elsewhere(id);
+  if (!node)
     return nullptr;
-  auto a = st.agents.find(i->second);
+  auto a = st.agents.find(*node);
   return a == st.agents.end() ? nullptr : a->second;
 }
 
@@ -177,6 +150,8 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
   auto& st = self->state;
   st.ctx = ctx;
   st.me = ctx->node->cfg.name.str();
+  st.registry.emplace(st.me, ctx->node->cfg.role == runtime::node_role::core,
+                      ctx->node->started_at_ms);
   if (auto db = ctx->node->db) {
     st.db = db->manager;
     if (auto i = db->shards.find("cm_shard"); i != db->shards.end()) {
@@ -198,6 +173,11 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         if (msg.reason != caf::exit_reason::user_shutdown)
           self->state.ctx->node->log->error("session " + i->first + " failed: "
                                             + describe(msg.reason));
+        // Its entry goes with it (the next CONNECT starts afresh); a node
+        // that stops leaves its entries to the cleaner.
+        auto fx = self->state.registry->released(i->first);
+        if (msg.reason != caf::exit_reason::user_shutdown)
+          carry(self, fx);
         clients.erase(i);
         return;
       }
@@ -224,15 +204,17 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       if (holder)
         ++st.taken_over; // counted in the metrics once the session arrives
       auto s = spawn_session(self, *st.ctx, std::move(c), conn, origin, holder);
-      if (!id.empty())
+      if (!id.empty()) {
         st.clients.emplace(id, s);
+        st.registry->hold(id);
+      }
     },
     [self](register_atom, const std::string& id) {
       auto sender = caf::actor_cast<caf::actor>(self->current_sender());
       if (!sender || sender.node() != self->node())
         return;
       self->state.clients.emplace(id, sender);
-      register_here(self, id);
+      carry(self, self->state.registry->registered(id));
     },
     [self](unregister_atom, const std::string& id, bool moved) -> caf::ok_atom {
       auto& st = self->state;
@@ -244,11 +226,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         clients.erase(i);
         if (moved)
           ++st.handed_over;
-        // Only while the registry still names this node: a session moved
-        // away keeps its new holder's entry.
-        if (st.db)
-          self->send(st.db, db::erase_atom::value, std::string(registry_table),
-                     id, st.me);
+        carry(self, st.registry->released(id));
       }
       return caf::ok_atom::value;
     },
@@ -270,36 +248,21 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       if (table != registry_table || self->current_sender()
             != caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
         return;
-      if (!present) {
-        st.registry.erase(id);
-        // Erased while the session is still held here: the cleaner (the
-        // oldest core) did not yet count this node as running, say just
-        // after a partition healed. The holder writes it again.
-        if (st.clients.count(id)) {
-          register_here(self, id);
-          ++st.registered_again;
-        }
-        return;
-      }
-      st.registry[id] = node;
-      if (node != st.me && st.clients.count(id))
-        self->delayed_send(self, supersede_after, registry_check_atom::value,
-                           id, node);
+      carry(self, st.registry->changed(id, present, node));
     },
     [self](registry_check_atom, const std::string& id, const std::string& node) {
       auto& st = self->state;
       if (self->current_sender() != self->ctrl())
         return;
-      auto r = st.registry.find(id);
       auto c = st.clients.find(id);
-      if (r != st.registry.end() && r->second == node && c != st.clients.end())
+      if (c != st.clients.end() && st.registry->gives_way(id, node))
         self->send(c->second, superseded_atom::value, node);
     },
     [self](db::rreset_atom, const std::string& table) {
       auto& st = self->state;
       if (table == registry_table && self->current_sender()
             == caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
-        st.registry.clear();
+        st.registry->reset();
     },
     [self](db::rsynced_atom, const std::string& table) {
       // The whole registry came again (a watch, or the shard re-synced
@@ -311,15 +274,11 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       if (table != registry_table || self->current_sender()
             != caf::actor_cast<caf::strong_actor_ptr>(st.cm_shard))
         return;
-      size_t again = 0;
-      for (auto& [id, session] : st.clients)
-        if (!st.registry.count(id)) {
-          register_here(self, id);
-          ++again;
-        }
-      if (again > 0)
+      auto again = st.registry->synced();
+      carry(self, again);
+      if (!again.empty())
         st.ctx->node->log->info("session registry: registered "
-                                + std::to_string(again)
+                                + std::to_string(again.size())
                                 + " sessions held here again after the "
                                   "registry was re-synced");
     },
@@ -331,8 +290,11 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       st.agents.clear();
       for (size_t i = 0; i < running.size(); ++i)
         st.agents.emplace(running[i].name, agents[i]);
-      st.running = std::move(running);
-      clean_registry(self);
+      std::vector<broker::registry_member> members;
+      for (auto& m : running)
+        if (m.name != st.me)
+          members.push_back({m.name, m.role == "core", m.started_at_ms});
+      carry(self, st.registry->running(members));
     },
     [](uint64_t) {
       // A registry write committed (its seqno).
@@ -348,8 +310,8 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       auto& st = self->state;
       auto i = st.clients.find(id);
       if (i == st.clients.end()) {
-        if (auto r = st.registry.find(id); r != st.registry.end())
-          return "client " + id + ": session on node " + r->second;
+        if (auto node = st.registry->holder(id))
+          return "client " + id + ": session on node " + *node;
         return fail("no client '" + id + "' in the cluster");
       }
       self->delegate(i->second, client_atom::value);
@@ -394,11 +356,12 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       return inspect_reply(self, *self->state.ctx->node->peers, [&] {
         auto& st = self->state;
         return std::to_string(st.clients.size()) + " client ids, "
-               + std::to_string(st.registry.size()) + " in the cluster registry, "
+               + std::to_string(st.registry->size()) + " in the cluster registry, "
                + std::to_string(st.taken_over) + " asked from / "
                + std::to_string(st.handed_over) + " handed to other nodes, "
-               + std::to_string(st.cleaned) + " entries of down nodes cleaned, "
-               + std::to_string(st.registered_again)
+               + std::to_string(st.registry->stats().cleaned)
+               + " entries of down nodes cleaned, "
+               + std::to_string(st.registry->stats().registered_again)
                + " erased while held here and written again";
       });
     },
