@@ -3,7 +3,6 @@
 #include <array>
 #include <memory>
 #include <random>
-#include <unordered_set>
 
 #include <caf/all.hpp>
 
@@ -16,6 +15,7 @@
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
 #include "starling/broker/channel.hpp"
+#include "starling/broker/session_move.hpp"
 #include "starling/runtime/log.hpp"
 
 #include <nlohmann/json.hpp>
@@ -47,27 +47,17 @@ struct session_state {
   /// The node agent of the node holding this client's session, asked once
   /// (takeover) before the first channel opens.
   caf::actor holder;
-  bool fetching = false; ///< waiting for the holder's answer
   /// Set once this session has moved to another node: what is still routed
   /// here goes there until the grace period ends.
   caf::actor moved_to;
-  /// Ids of messages received since the session arrived from another node
-  /// (each may come twice: directly and through the old node), bounded;
-  /// empty once the window closed.
-  std::unordered_set<uint64_t> seen;
-  bool dedup = false;
-  uint64_t second_copies = 0; ///< dropped by the window above
-  /// The old node's session while it passes messages on; until it says it
-  /// is done, messages routed here directly wait in `held`, so that what
-  /// went the old way (sent earlier) is delivered first: per-topic order
-  /// holds across the move.
+  /// Arriving from another node: the phases, held messages and dedup
+  /// window (broker/session_move.hpp).
+  broker::session_move move;
+  /// The old node's session while it passes messages on (its
+  /// handover_end is the one that counts).
   caf::actor previous;
   /// The node the session came from (superseded_atom from there is stale).
   std::string taken_from;
-  std::vector<std::pair<broker::message, std::vector<std::string>>> held;
-  /// Ids in `held` not yet delivered: a message that also comes the old way
-  /// goes out then, in the old way's order, and is skipped at release.
-  std::unordered_set<uint64_t> held_ids;
   // -- what the management API lists --
   int64_t created_at_ms = 0, connected_at_ms = 0;
   /// The session's drop counters as last added to the node's metrics.
@@ -80,13 +70,6 @@ constexpr auto takeover_timeout = std::chrono::seconds(5);
 /// How long a session that moved keeps its subscriptions here and passes on
 /// what they route: until every node has learnt the new node's routes.
 constexpr auto handover_grace = std::chrono::seconds(1);
-/// How long the new session drops second copies of messages, and how many
-/// ids it remembers meanwhile.
-constexpr auto dedup_window = std::chrono::seconds(5);
-constexpr size_t dedup_capacity = 100000;
-/// Direct messages held while the old node passes messages on; beyond,
-/// they are delivered at once (order across the move no longer kept).
-constexpr size_t max_held = 100000;
 /// timer_atom kinds of this actor's own (the channel's are below 4).
 constexpr uint8_t handover_done = 254, dedup_done = 255;
 
@@ -156,16 +139,15 @@ void open_session(session_actor* self, const broker::open_session& o) {
     return;
   }
   auto holder = std::exchange(st.holder, caf::actor{});
-  st.fetching = true;
+  st.move.fetch();
   self
     ->request(holder, takeover_timeout, takeover_atom::value, o.client_id,
               o.clean_start)
     .await(
       [self, o](const std::string& bytes, const caf::actor& old) {
         auto& st = self->state;
-        st.fetching = false;
         std::optional<broker::session> existing;
-        if (!bytes.empty()) {
+        if (auto window = st.move.fetched(!bytes.empty())) {
           existing = decode_session(self->system(), bytes,
                                     st.ctx->live.get()->channel.session);
           if (!existing)
@@ -174,18 +156,17 @@ void open_session(session_actor* self, const broker::open_session& o) {
                                        + " could not be read; starting anew");
           // Until the old node's routes are gone everywhere, messages may
           // come both directly and through it.
-          st.dedup = true;
           st.previous = old;
           st.taken_from = node_of(self, old);
           bump(st.ctx->stats.takeover_from_remote);
-          self->delayed_send(self, dedup_window, timer_atom::value,
-                             dedup_done, uint64_t{0});
+          self->delayed_send(self, std::chrono::milliseconds(*window),
+                             timer_atom::value, dedup_done, uint64_t{0});
         }
         adopt(self, o, std::move(existing));
       },
       [self, o](caf::error& err) {
         auto& st = self->state;
-        st.fetching = false;
+        st.move.fetched(false);
         st.ctx->node->log->debug("no session of " + o.client_id
                                  + " to take over: " + describe(err));
         adopt(self, o, std::nullopt);
@@ -232,39 +213,21 @@ void end(session_actor* self, const std::string& reason, bool moved = false) {
     .then([self](caf::ok_atom) { self->quit(); });
 }
 
-/// Whether message `id` arrived already since this session moved here.
-bool second_copy(session_actor* self, uint64_t id) {
+/// Delivers messages that waited for the old node.
+void deliver_held(session_actor* self,
+                  std::vector<broker::session_move::held_message> held) {
   auto& st = self->state;
-  if (!st.dedup || id == 0)
-    return false;
-  if (st.seen.count(id)) {
-    ++st.second_copies;
-    return true;
-  }
-  if (st.seen.size() < dedup_capacity)
-    st.seen.insert(id);
-  return false;
-}
-
-/// Delivers the messages held while the old node passed messages on.
-void release_held(session_actor* self) {
-  auto& st = self->state;
-  st.previous = nullptr;
-  auto held = std::move(st.held);
-  auto ids = std::move(st.held_ids);
-  st.held.clear();
-  st.held_ids.clear();
   if (!st.current.chan || st.ending)
     return;
   for (auto& [msg, keys] : held)
-    if (ids.count(msg.id))
-      run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
+    run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
 }
 
 /// The session leaves this actor (to another node, or discarded): held
 /// messages go into it first, the connection is kicked (0x8E).
 std::optional<broker::session> let_go(session_actor* self) {
-  release_held(self);
+  self->state.previous = nullptr;
+  deliver_held(self, self->state.move.release());
   auto existing = release_current(self);
   self->state.current = {};
   set_connected(self, false);
@@ -284,7 +247,7 @@ caf::result<std::string, caf::actor> hand_over(session_actor* self,
     self->delegate(st.moved_to, takeover_atom::value, clean_start);
     return caf::delegated<std::string, caf::actor>{};
   }
-  if (st.ending || st.fetching || !st.current.chan)
+  if (st.ending || st.move.fetching() || !st.current.chan)
     return fail("no session '" + st.client_id + "' on "
                 + st.ctx->node->cfg.name.str());
   auto to = caf::actor_cast<caf::actor>(self->current_sender());
@@ -402,7 +365,7 @@ void new_connection(session_actor* self, const broker::connect& c,
   st.incoming = {make_channel(self, origin), conn};
   auto& chan = *st.incoming.chan;
   run(self, chan.handle_packet(broker::packet{c}, now(self)), conn);
-  if (st.incoming.chan && !st.fetching) {
+  if (st.incoming.chan && !st.move.fetching()) {
     // Refused (CONNACK failure sent): the previous channel, if any, stays.
     st.incoming = {};
     if (!st.current.chan)
@@ -439,10 +402,14 @@ std::string describe(session_actor* self) {
            + std::to_string(s->queue().size()) + " queued, "
            + std::to_string(s->counters().dropped()) + " dropped, expiry "
            + std::to_string(s->expiry_interval()) + " s";
-    if (st.second_copies > 0)
-      out += ", " + std::to_string(st.second_copies)
+    if (st.move.second_copies() > 0)
+      out += ", " + std::to_string(st.move.second_copies())
              + " second copies dropped after moving here";
   }
+  if (st.move.draining() || st.move.current() == broker::session_move::phase::deduping)
+    out += ", moving here from " + st.taken_from + " ("
+           + to_string(st.move.current()) + ", "
+           + std::to_string(st.move.held()) + " held)";
   return out;
 }
 
@@ -540,21 +507,19 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         self->send(st.moved_to, peer_deliver_atom::value, to_wire(msg), keys);
         return;
       }
-      if (!st.current.chan || st.ending || second_copy(self, msg.id))
+      if (!st.current.chan || st.ending
+          || st.move.direct(msg, keys) != broker::session_move::verdict::deliver)
         return;
-      if (st.previous && msg.id != 0 && st.held.size() < max_held) {
-        st.held.emplace_back(msg, keys);
-        st.held_ids.insert(msg.id);
-        return;
-      }
       run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
     },
     [self](handover_end_atom) {
       // The old node's session has passed on everything routed to it.
       auto& st = self->state;
       if (st.previous && self->current_sender()
-                           == caf::actor_cast<caf::strong_actor_ptr>(st.previous))
-        release_held(self);
+                           == caf::actor_cast<caf::strong_actor_ptr>(st.previous)) {
+        st.previous = nullptr;
+        deliver_held(self, st.move.old_done());
+      }
     },
     [self](peer_deliver_atom, message_wire& w,
            const std::vector<std::string>& keys) {
@@ -569,8 +534,7 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       auto msg = from_wire(std::move(w));
       if (!msg || !st.current.chan || st.ending)
         return;
-      // Also held from the direct way: it goes out now, in this way's order.
-      if (st.held_ids.erase(msg->id) == 0 && second_copy(self, msg->id))
+      if (st.move.via_old(msg->id) == broker::session_move::verdict::drop)
         return;
       run(self, st.current.chan->deliver(*msg, keys, now(self)),
           st.current.conn);
@@ -579,7 +543,7 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       // Another node opened a session for this client id at the same time
       // and the registry kept its entry: give way as to a takeover.
       auto& st = self->state;
-      if (!from_own_system(self) || st.fetching
+      if (!from_own_system(self) || st.move.fetching()
           || st.moved_to || st.ending || !st.current.chan
           || node == st.taken_from)
         return;
@@ -609,9 +573,8 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         return;
       }
       if (kind == dedup_done) {
-        release_held(self); // the old node never said it was done
-        st.dedup = false;
-        st.seen.clear();
+        st.previous = nullptr; // if it never said it was done
+        deliver_held(self, st.move.window_closed());
         return;
       }
       if (kind >= st.timer_gen.size() || st.timer_gen[kind] != gen

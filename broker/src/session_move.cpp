@@ -1,0 +1,91 @@
+#include "starling/broker/session_move.hpp"
+
+namespace starling::broker {
+
+void session_move::fetch() {
+  phase_ = phase::fetching;
+}
+
+std::optional<int64_t> session_move::fetched(bool arrived) {
+  if (!arrived) {
+    phase_ = phase::settled;
+    return std::nullopt;
+  }
+  phase_ = phase::draining;
+  return limits_.dedup_window_ms;
+}
+
+bool session_move::second_copy(uint64_t id) {
+  if (id == 0 || (phase_ != phase::draining && phase_ != phase::deduping))
+    return false;
+  if (seen_.count(id)) {
+    ++second_copies_;
+    return true;
+  }
+  if (seen_.size() < limits_.dedup_capacity)
+    seen_.insert(id);
+  return false;
+}
+
+session_move::verdict session_move::direct(const message& m,
+                                           const std::vector<std::string>& keys) {
+  if (second_copy(m.id))
+    return verdict::drop;
+  if (phase_ == phase::draining && m.id != 0 && held_.size() < limits_.max_held) {
+    held_.emplace_back(m, keys);
+    held_ids_.insert(m.id);
+    return verdict::hold;
+  }
+  return verdict::deliver;
+}
+
+session_move::verdict session_move::via_old(uint64_t id) {
+  // Held from the direct way too: it goes out now, in the old way's order.
+  if (held_ids_.erase(id) > 0)
+    return verdict::deliver;
+  return second_copy(id) ? verdict::drop : verdict::deliver;
+}
+
+std::vector<session_move::held_message> session_move::take_held() {
+  std::vector<held_message> out;
+  for (auto& h : held_)
+    if (held_ids_.count(h.first.id))
+      out.push_back(std::move(h));
+  held_.clear();
+  held_ids_.clear();
+  return out;
+}
+
+std::vector<session_move::held_message> session_move::old_done() {
+  if (phase_ != phase::draining)
+    return {};
+  phase_ = phase::deduping;
+  return take_held();
+}
+
+std::vector<session_move::held_message> session_move::window_closed() {
+  if (phase_ != phase::draining && phase_ != phase::deduping)
+    return {};
+  phase_ = phase::settled;
+  seen_.clear();
+  return take_held();
+}
+
+std::vector<session_move::held_message> session_move::release() {
+  if (phase_ == phase::draining)
+    phase_ = phase::deduping;
+  return take_held();
+}
+
+const char* to_string(session_move::phase p) {
+  switch (p) {
+    case session_move::phase::none: return "none";
+    case session_move::phase::fetching: return "fetching";
+    case session_move::phase::draining: return "draining";
+    case session_move::phase::deduping: return "deduping";
+    case session_move::phase::settled: return "settled";
+  }
+  return "?";
+}
+
+} // namespace starling::broker

@@ -1,0 +1,100 @@
+#pragma once
+
+// A session taken over from another node, as its new node sees it. The new
+// session asks the old node for it (fetching); once it arrives, the old
+// node keeps its subscriptions for a grace period and passes on what is
+// still routed there, so a message can come twice (directly and the old
+// way) and the direct way can overtake the old one. Until the old node says
+// it is done (draining), direct messages are held, so per-topic order
+// holds across the move; for a window after the arrival, second copies are
+// dropped by message id (draining, then deduping); then the move is over
+// (settled). The session actor asks this class what to do with each
+// message and carries it out.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "starling/broker/message.hpp"
+
+namespace starling::broker {
+
+class session_move {
+public:
+  enum class phase {
+    none,     ///< not moved here (a session that started on this node)
+    fetching, ///< asked the old node, waiting for its answer
+    draining, ///< arrived; the old node still passes messages on
+    deduping, ///< the old node is done; second copies still dropped
+    settled,  ///< the move is over
+  };
+
+  struct limits {
+    int64_t dedup_window_ms = 5000; ///< second copies dropped this long
+    size_t dedup_capacity = 100000; ///< ids remembered meanwhile
+    /// Direct messages held while draining; beyond, they go out at once
+    /// (order across the move is then no longer kept).
+    size_t max_held = 100000;
+  };
+
+  /// A message waiting for the old node, with the subscription keys it
+  /// matched here.
+  using held_message = std::pair<message, std::vector<std::string>>;
+
+  /// What to do with one message.
+  enum class verdict { deliver, hold, drop };
+
+  session_move() = default;
+  explicit session_move(limits l) : limits_(l) {}
+
+  phase current() const { return phase_; }
+  bool fetching() const { return phase_ == phase::fetching; }
+  /// Whether direct messages wait for the old node now.
+  bool draining() const { return phase_ == phase::draining; }
+
+  /// The session is asked for from the old node.
+  void fetch();
+  /// The old node answered. `arrived`: it sent the session (and passes
+  /// messages on from now); the result is the delay after which
+  /// window_closed() is due. Otherwise (nothing to take, no answer) the
+  /// session starts anew here and the move is over.
+  std::optional<int64_t> fetched(bool arrived);
+
+  /// A message routed to this node directly. `hold` keeps it here until
+  /// old_done() or window_closed() returns it.
+  verdict direct(const message& m, const std::vector<std::string>& keys);
+  /// A message the old node passed on. Delivered now if it was also held
+  /// from the direct way (it is then skipped when the held ones go out).
+  verdict via_old(uint64_t id);
+
+  /// The old node has passed on everything routed to it: the held
+  /// messages not yet delivered, in arrival order.
+  std::vector<held_message> old_done();
+  /// The dedup window closed (the old node may never have said it was
+  /// done): what is still held, and the move is over.
+  std::vector<held_message> window_closed();
+  /// The session leaves this node again: what is held goes into it first.
+  std::vector<held_message> release();
+
+  uint64_t second_copies() const { return second_copies_; }
+  size_t held() const { return held_.size(); }
+
+private:
+  bool second_copy(uint64_t id);
+  std::vector<held_message> take_held();
+
+  limits limits_;
+  phase phase_ = phase::none;
+  std::unordered_set<uint64_t> seen_;
+  uint64_t second_copies_ = 0;
+  std::vector<held_message> held_;
+  std::unordered_set<uint64_t> held_ids_; ///< held and not yet delivered
+};
+
+const char* to_string(session_move::phase p);
+
+} // namespace starling::broker
