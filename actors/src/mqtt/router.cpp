@@ -19,10 +19,9 @@
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
 #include "starling/broker/retained_store.hpp"
-#include "starling/broker/shared_group.hpp"
+#include "starling/broker/route_table.hpp"
 #include "starling/broker/sys_topics.hpp"
 #include "starling/broker/topic.hpp"
-#include "starling/broker/topic_trie.hpp"
 #include "starling/runtime/shell_text.hpp"
 
 #include <nlohmann/json.hpp>
@@ -33,65 +32,24 @@ namespace {
 
 using sys_atom = caf::atom_constant<caf::atom("m_sys")>;
 
-/// One subscription of one session: what the trie holds.
-struct route_key {
-  caf::actor_id session = 0;
-  std::string key; ///< the subscription as the client sent it
-
-  friend bool operator==(const route_key&, const route_key&) = default;
-};
-
-struct route_key_hash {
-  size_t operator()(const route_key& k) const noexcept {
-    return std::hash<std::string>{}(k.key) ^ (k.session * 0x9e3779b97f4a7c15ULL);
-  }
-};
-
-struct subscriber {
-  caf::actor handle;
-  std::string client_id;
-  std::map<std::string, broker::subscribe_filter> subs; ///< by key
-};
-
 struct router_state {
   mqtt_context* ctx = nullptr;
   std::string me; ///< this node's name
-  broker::topic_trie<route_key, route_key_hash> routes;
-  /// Local members of shared subscriptions, by route key
-  /// ("$share/group/filter").
-  std::unordered_map<std::string,
-                     broker::shared_group<route_key>> groups;
-  /// Shared groups across the cluster: filter -> route key, and the nodes
-  /// (this one included) with members of each. The node where a message is
-  /// published picks one node per matching group, which picks one member:
-  /// one delivery per group per message in the whole cluster.
-  broker::topic_trie<std::string> cluster_shared;
-  std::unordered_map<std::string, broker::shared_group<std::string>> node_groups;
-  std::unordered_map<caf::actor_id, subscriber> sessions;
+  /// Subscriptions, shared groups, own and remote routes
+  /// (broker/route_table.hpp).
+  std::optional<broker::route_table> table;
+  /// Subscribing sessions by actor id (the table's session ids).
+  std::unordered_map<caf::actor_id, caf::actor> handles;
   broker::retained_store<broker::message> retained;
-  uint64_t subscription_count = 0; ///< sum of sessions[*].subs.size()
-  /// Reused by every publish: session -> matching subscription keys.
-  std::unordered_map<caf::actor_id, std::vector<std::string>> matched;
+  /// Reused by every message: where it goes.
+  broker::route_match match;
   std::mt19937_64 rng;
-  // -- the cluster's route table (merge table "routes") --
-  /// Route keys (filter, or $share/group/filter) with local subscribers,
-  /// and how many: the first adds this node's route, the last removes it.
-  std::unordered_map<std::string, size_t> own_routes;
-  /// Other nodes' routes, as the merge server streams them.
-  std::map<std::string, std::set<std::string>> remote_routes;
-  /// Wildcard and exact filters of other nodes -> node, for matching a
-  /// published topic (the clustered publish path).
-  broker::topic_trie<std::string> remote_trie;
-  caf::actor merge_server;
+  caf::actor merge_server; ///< the cluster's route table ("routes")
   /// The message delivery channel to other nodes (data_plane.hpp): one
   /// outbox and inbox per link of the pool; a topic takes link
   /// hash(topic) % size, so its messages keep their order.
   std::vector<caf::actor> outboxes;
   std::vector<caf::strong_actor_ptr> inboxes;
-  /// Reused by every publish: nodes with a matching route -> the shared
-  /// groups picked for them; the groups picked for this node.
-  std::map<std::string, std::vector<std::string>> remote_targets;
-  std::vector<std::string> local_groups;
   uint64_t forwarded = 0, received_remote = 0;
   /// Message ids (broker::message::id) are id_base + published: a random
   /// base per node run, so ids of different nodes do not meet.
@@ -106,95 +64,28 @@ struct router_state {
 
 using router_actor = caf::stateful_actor<router_state>;
 
-/// Node `node` has members of shared group `key` ("$share/g/f") or not.
-void shared_node(router_actor* self, const std::string& key,
-                 const std::string& node, bool present) {
+/// Publishes this node's route changes to the cluster's route table (local
+/// writes to the merge table).
+void publish_changes(router_actor* self, const broker::route_changes& changes) {
   auto& st = self->state;
-  std::string error;
-  auto parsed = broker::parse_shared_filter(key, error);
-  if (!parsed)
-    return; // not a shared filter (another node's record)
-  auto& filter = parsed->filter;
-  auto g = st.node_groups.find(key);
-  if (present) {
-    if (g == st.node_groups.end()) {
-      g = st.node_groups
-            .emplace(key, broker::shared_group<std::string>(
-                            st.ctx->settings.shared,
-                            [self] { return self->state.rng(); }))
-            .first;
-      st.cluster_shared.insert(filter, key);
-    }
-    g->second.join(node);
-  } else if (g != st.node_groups.end()) {
-    g->second.leave(node);
-    if (g->second.empty()) {
-      st.node_groups.erase(g);
-      st.cluster_shared.erase(filter, key);
-    }
-  }
-}
-
-/// Counts a local subscription of `key`; the first one publishes this
-/// node's route to the cluster (a local write to the merge table).
-void add_own_route(router_actor* self, const std::string& key) {
-  auto& st = self->state;
-  if (st.own_routes[key]++ != 0)
+  if (!st.merge_server)
     return;
-  if (broker::is_shared_filter(key))
-    shared_node(self, key, st.me, true);
-  if (st.merge_server)
-    self->send(st.merge_server, db::put_atom::value, std::string("routes"), key,
-               std::string());
-}
-
-void drop_own_route(router_actor* self, const std::string& key) {
-  auto& st = self->state;
-  auto i = st.own_routes.find(key);
-  if (i == st.own_routes.end())
-    return;
-  if (--i->second == 0) {
-    st.own_routes.erase(i);
-    if (broker::is_shared_filter(key))
-      shared_node(self, key, st.me, false);
-    if (st.merge_server)
+  for (auto& c : changes)
+    if (c.present)
+      self->send(st.merge_server, db::put_atom::value, std::string("routes"),
+                 c.key, std::string());
+    else
       self->send(st.merge_server, db::erase_atom::value, std::string("routes"),
-                 key);
-  }
-}
-
-/// Another node's route came or went.
-void on_remote_route(router_actor* self, const std::string& owner,
-                     const std::string& key, bool present) {
-  auto& st = self->state;
-  bool shared = broker::is_shared_filter(key);
-  if (present) {
-    if (st.remote_routes[key].insert(owner).second) {
-      if (shared)
-        shared_node(self, key, owner, true);
-      else
-        st.remote_trie.insert(key, owner);
-    }
-    return;
-  }
-  auto i = st.remote_routes.find(key);
-  if (i == st.remote_routes.end() || i->second.erase(owner) == 0)
-    return;
-  if (shared)
-    shared_node(self, key, owner, false);
-  else
-    st.remote_trie.erase(key, owner);
-  if (i->second.empty())
-    st.remote_routes.erase(i);
+                 c.key);
 }
 
 /// The management API's lists.
 nlohmann::json routes_json(router_actor* self) {
   auto& st = self->state;
   std::map<std::pair<std::string, std::string>, int64_t> rows;
-  for (auto& [key, n] : st.own_routes)
+  for (auto& [key, n] : st.table->own_routes())
     rows[{key, st.me}] = static_cast<int64_t>(n);
-  for (auto& [key, owners] : st.remote_routes)
+  for (auto& [key, owners] : st.table->remote_routes())
     for (auto& owner : owners)
       rows[{key, owner}] = -1;
   auto out = nlohmann::json::array();
@@ -206,7 +97,7 @@ nlohmann::json routes_json(router_actor* self) {
 
 nlohmann::json subscriptions_json(router_actor* self) {
   auto out = nlohmann::json::array();
-  for (auto& [id, s] : self->state.sessions)
+  for (auto& [id, s] : self->state.table->sessions())
     for (auto& [key, f] : s.subs)
       out.push_back({{"clientid", s.client_id},
                      {"topic", key},
@@ -219,64 +110,55 @@ nlohmann::json subscriptions_json(router_actor* self) {
 
 void update_gauges(router_actor* self) {
   auto& st = self->state;
-  st.ctx->stats.routes.store(st.own_routes.size() + st.remote_routes.size(),
+  auto& t = *st.table;
+  st.ctx->stats.routes.store(t.own_routes().size() + t.remote_routes().size(),
                              std::memory_order_relaxed);
-  st.ctx->stats.subscriptions.store(st.subscription_count,
+  st.ctx->stats.subscriptions.store(t.subscription_count(),
                                     std::memory_order_relaxed);
-  st.ctx->stats.topics.store(st.routes.size() + st.groups.size(),
+  st.ctx->stats.topics.store(t.filters() + t.shared_groups(),
                              std::memory_order_relaxed);
   st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
 }
 
-/// For a message published here: picks the node of every matching shared
-/// group (into local_groups for this one) and forwards `msg` once to every
-/// other node with a matching route or a picked group; that node delivers
-/// it to its own subscribers and to the groups picked for it.
-void forward(router_actor* self, const broker::message& msg) {
+/// Sends `msg` to the local sessions `m` names; returns how many.
+size_t deliver_local(router_actor* self, const broker::message& msg,
+                     const broker::route_match& m) {
   auto& st = self->state;
-  auto& targets = st.remote_targets;
-  targets.clear();
-  st.local_groups.clear();
-  if (!st.cluster_shared.empty()) {
-    auto& me = st.me;
-    st.cluster_shared.for_each_match(msg.topic, [&](const std::string& key) {
-      auto g = st.node_groups.find(key);
-      if (g == st.node_groups.end())
-        return;
-      if (auto node = g->second.pick({msg.publisher, msg.topic})) {
-        if (*node == me)
-          st.local_groups.push_back(key);
-        else
-          targets[*node].push_back(key);
-      }
-    });
-  }
-  if (!st.remote_routes.empty())
-    st.remote_trie.for_each_match(msg.topic, [&](const std::string& node) {
-      targets[node];
-    });
-  if (st.outboxes.empty() || targets.empty())
-    return;
-  auto& outbox = st.outboxes.size() == 1
-                   ? st.outboxes[0]
-                   : st.outboxes[broker::detail::stable_hash(msg.topic)
-                                 % st.outboxes.size()];
-  for (auto& [node, groups] : targets)
-    self->send(outbox, forward_atom::value, node, msg, groups);
-  st.forwarded += targets.size();
+  size_t deliveries = 0;
+  for (auto& [id, keys] : m.local)
+    if (auto i = st.handles.find(id); i != st.handles.end()) {
+      self->send(i->second, deliver_atom::value, msg, keys);
+      ++deliveries;
+    }
+  for (auto& [id, key] : m.picks)
+    if (auto i = st.handles.find(id); i != st.handles.end()) {
+      self->send(i->second, deliver_atom::value, msg, std::vector<std::string>{key});
+      ++deliveries;
+    }
+  return deliveries;
 }
 
-/// Delivers `msg` to the local subscribers; a message published here (not
-/// forwarded by a peer) also goes to the other nodes with a matching route
-/// and, when retained, into the retained store. `groups` are the shared
-/// groups a peer picked this node for (a message published here picks its
-/// own).
-void route(router_actor* self, const broker::message& msg, bool local = true,
-           const std::vector<std::string>& groups = {}) {
+void count_unrouted(router_actor* self) {
+  bump(self->state.ctx->stats.messages_dropped);
+  bump(self->state.ctx->stats.dropped_no_subscribers);
+}
+
+/// A message published on this node: forwarded once to every other node
+/// with a matching route or a shared group picked for it (that node
+/// delivers to its own subscribers and the groups picked for it), into
+/// the retained store when retained, and to the local subscribers.
+void route_published(router_actor* self, const broker::message& msg) {
   auto& st = self->state;
-  if (local)
-    forward(self, msg);
-  if (local && msg.retain && st.ctx->live.get()->channel.retain_available) {
+  auto& m = st.match;
+  st.table->match_published(msg, m);
+  if (!st.outboxes.empty() && !m.remote.empty()) {
+    auto& outbox = st.outboxes[broker::route_table::link_of(msg.topic,
+                                                             st.outboxes.size())];
+    for (auto& [node, groups] : m.remote)
+      self->send(outbox, forward_atom::value, node, msg, groups);
+    st.forwarded += m.remote.size();
+  }
+  if (msg.retain && st.ctx->live.get()->channel.retain_available) {
     // Cluster-wide: into the replicated table (every node's router applies
     // it in the table's order); kept here at once as well.
     if (st.manager_db && !msg.topic.empty() && msg.topic[0] != '$') {
@@ -290,51 +172,18 @@ void route(router_actor* self, const broker::message& msg, bool local = true,
     st.retained.set(msg.topic, msg);
     st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
   }
-  auto& matched = st.matched;
-  matched.clear();
-  st.routes.for_each_match(msg.topic, [&](const route_key& k) {
-    matched[k.session].push_back(k.key);
-  });
-  size_t deliveries = 0;
-  for (auto& [id, keys] : matched) {
-    if (auto i = st.sessions.find(id); i != st.sessions.end()) {
-      self->send(i->second.handle, deliver_atom::value, msg, keys);
-      ++deliveries;
-    }
-  }
-  for (auto& key : local ? st.local_groups : groups) {
-    auto g = st.groups.find(key);
-    if (g == st.groups.end())
-      continue;
-    if (auto pick = g->second.pick({msg.publisher, msg.topic})) {
-      if (auto i = st.sessions.find(pick->session); i != st.sessions.end()) {
-        self->send(i->second.handle, deliver_atom::value, msg,
-                   std::vector<std::string>{pick->key});
-        ++deliveries;
-      }
-    }
-  }
-  if (deliveries == 0 && !(local && !st.remote_targets.empty())) {
-    bump(st.ctx->stats.messages_dropped);
-    bump(st.ctx->stats.dropped_no_subscribers);
-  }
+  if (deliver_local(self, msg, m) == 0 && m.remote.empty())
+    count_unrouted(self);
 }
 
-void remove_subscription(router_actor* self, caf::actor_id session,
-                         const broker::subscribe_filter& f) {
+/// A message another node forwarded here, with the shared groups it picked
+/// this node for.
+void route_forwarded(router_actor* self, const broker::message& msg,
+                     const std::vector<std::string>& groups) {
   auto& st = self->state;
-  route_key k{session, f.subscription};
-  drop_own_route(self, f.subscription);
-  if (!f.share_group) {
-    st.routes.erase(f.topic_filter, k);
-    return;
-  }
-  auto gid = f.subscription;
-  if (auto g = st.groups.find(gid); g != st.groups.end()) {
-    g->second.leave(k);
-    if (g->second.size() == 0)
-      st.groups.erase(g);
-  }
+  st.table->match_forwarded(msg, groups, st.match);
+  if (deliver_local(self, msg, st.match) == 0)
+    count_unrouted(self);
 }
 
 void subscribe(router_actor* self, broker::subscribe_filter f,
@@ -343,39 +192,16 @@ void subscribe(router_actor* self, broker::subscribe_filter f,
   auto sender = caf::actor_cast<caf::actor>(self->current_sender());
   if (!sender || sender.node() != self->node())
     return;
-  auto [it, fresh] = st.sessions.try_emplace(sender.id());
-  auto& sub = it->second;
-  if (fresh) {
-    sub.handle = sender;
+  bool new_session = false;
+  publish_changes(self, st.table->subscribe(sender.id(), client_id, f, new_session));
+  if (new_session) {
+    st.handles.emplace(sender.id(), sender);
     self->monitor(sender);
-  }
-  sub.client_id = client_id;
-  // Counted before a replaced subscription is dropped, so that the node's
-  // route never leaves the cluster's table for a moment.
-  add_own_route(self, f.subscription);
-  if (auto old = sub.subs.find(f.subscription); old != sub.subs.end())
-    remove_subscription(self, sender.id(), old->second);
-  else
-    ++st.subscription_count;
-  route_key k{sender.id(), f.subscription};
-  if (f.share_group) {
-    auto gid = f.subscription;
-    auto g = st.groups.find(gid);
-    if (g == st.groups.end())
-      g = st.groups
-            .emplace(gid, broker::shared_group<route_key>(
-                            st.ctx->settings.shared,
-                            [self] { return self->state.rng(); }))
-            .first;
-    g->second.join(k);
-  } else {
-    st.routes.insert(f.topic_filter, k);
   }
   if (f.send_retained)
     st.retained.for_each_match(f.topic_filter, [&](const broker::message& m) {
       self->send(sender, retained_atom::value, m, f.subscription);
     });
-  sub.subs[f.subscription] = std::move(f);
   update_gauges(self);
 }
 
@@ -392,7 +218,7 @@ void publish_sys(router_actor* self) {
     m.payload = broker::shared_binary(broker::binary(payload.begin(), payload.end()));
     m.retain = true; // a new subscriber sees the latest figures at once
     m.timestamp_ms = now;
-    route(self, m);
+    route_published(self, m);
   }
   // The interval in force (mqtt.sys_interval_ms can change online; 0
   // stops the timer until it is set again).
@@ -408,9 +234,9 @@ std::string list_routes(router_actor* self) {
   auto& st = self->state;
   std::map<std::pair<std::string, std::string>, std::string> rows_by_key;
   auto& me = st.me;
-  for (auto& [key, n] : st.own_routes)
+  for (auto& [key, n] : st.table->own_routes())
     rows_by_key[{key, me}] = std::to_string(n);
-  for (auto& [key, owners] : st.remote_routes)
+  for (auto& [key, owners] : st.table->remote_routes())
     for (auto& owner : owners)
       rows_by_key[{key, owner}] = "-";
   std::vector<std::vector<std::string>> rows;
@@ -426,7 +252,7 @@ std::string list_routes(router_actor* self) {
 
 std::string list_subscriptions(router_actor* self) {
   std::vector<std::vector<std::string>> rows;
-  for (auto& [id, s] : self->state.sessions)
+  for (auto& [id, s] : self->state.table->sessions())
     for (auto& [key, f] : s.subs)
       rows.push_back({s.client_id, key,
                       std::to_string(static_cast<int>(f.options.qos)),
@@ -446,16 +272,14 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
   st.ctx = ctx;
   st.me = ctx->node->cfg.name.str();
   st.rng.seed(static_cast<uint64_t>(ctx->node->now_ms()));
+  st.table.emplace(st.me, ctx->settings.shared,
+                   [self] { return self->state.rng(); });
   ctx->node->rnd(reinterpret_cast<unsigned char*>(&st.id_base), sizeof st.id_base);
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
-    auto i = st.sessions.find(dm.source.id());
-    if (i == st.sessions.end())
+    if (st.handles.erase(dm.source.id()) == 0)
       return;
-    for (auto& [key, f] : i->second.subs)
-      remove_subscription(self, i->first, f);
-    st.subscription_count -= i->second.subs.size();
-    st.sessions.erase(i);
+    publish_changes(self, st.table->session_down(dm.source.id()));
     update_gauges(self);
   });
   if (ctx->settings.sys_interval_ms > 0) {
@@ -483,14 +307,14 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
             self->state.merge_server)
           && table == "routes")
       {
-        on_remote_route(self, owner, key, present);
+        self->state.table->remote_route(owner, key, present);
         update_gauges(self);
       }
     },
     [self](publish_atom, broker::message& msg) {
       auto& st = self->state;
       msg.id = st.id_base + ++st.published;
-      route(self, msg);
+      route_published(self, msg);
     },
     [](bool) {
       // The merge server's answer to one of our route writes (sent, not
@@ -541,7 +365,7 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
         return;
       self->state.received_remote += batch.size();
       for (auto& r : batch)
-        route(self, r.msg, false, r.groups);
+        route_forwarded(self, r.msg, r.groups);
     },
     [self](attach_atom, const caf::actor& outbox, const caf::actor& inbox) {
       auto s = self->current_sender();
@@ -559,15 +383,8 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
       auto& st = self->state;
       if (!from_own_system(self))
         return;
-      auto i = st.sessions.find(self->current_sender()->id());
-      if (i == st.sessions.end())
-        return;
-      if (auto s = i->second.subs.find(f.subscription);
-          s != i->second.subs.end()) {
-        remove_subscription(self, i->first, s->second);
-        i->second.subs.erase(s);
-        --st.subscription_count;
-      }
+      publish_changes(self, st.table->unsubscribe(self->current_sender()->id(),
+                                                  f.subscription));
       update_gauges(self);
     },
     [self](sys_atom) {
@@ -606,11 +423,11 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     [self](inspect_atom) {
       auto& st = self->state;
       return inspect_reply(self, *st.ctx->node->peers, [&] {
-        return std::to_string(st.routes.size()) + " filters, "
-               + std::to_string(st.groups.size()) + " shared groups, "
+        return std::to_string(st.table->filters()) + " filters, "
+               + std::to_string(st.table->shared_groups()) + " shared groups, "
                + std::to_string(st.retained.size()) + " retained, "
-               + std::to_string(st.sessions.size()) + " subscribing sessions, "
-               + std::to_string(st.remote_routes.size()) + " remote routes, "
+               + std::to_string(st.handles.size()) + " subscribing sessions, "
+               + std::to_string(st.table->remote_routes().size()) + " remote routes, "
                + std::to_string(st.forwarded) + " forwarded, "
                + std::to_string(st.received_remote) + " from peers";
       });
