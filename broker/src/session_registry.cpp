@@ -44,7 +44,17 @@ registry_effects session_registry::changed(const std::string& id, bool present,
     return {put_here(id)};
   }
   table_[id] = node;
-  if (node == me_ || !held_.count(id))
+  if (node == me_) {
+    if (held_.count(id))
+      return {};
+    // It names this node for a session this node does not hold: a write
+    // of ours that a retry or a heal brought back after the session ended
+    // or moved on. It goes (erase_if: unless it has changed since), or it
+    // would send takeovers here and supersede the session's real holder.
+    ++stats_.stale_erased;
+    return {{registry_effect::erase_if, id, me_, 0}};
+  }
+  if (!held_.count(id))
     return {};
   return {{registry_effect::check_later, id, node, supersede_after_ms}};
 }

@@ -121,3 +121,19 @@ TEST_CASE("session registry: a start-time tie is broken by the name") {
   CHECK_FALSE(b.running({{"a", true, 100}}).size());
   CHECK_FALSE(b.cleans());
 }
+
+TEST_CASE("session registry: an entry naming this node for no session here is erased") {
+  // Found by tests/sim/registry_sim: a write of ours, resent after its
+  // answer was lost, lands after the session moved to b and overwrites b's
+  // entry; left alone, it would make b's session give way to nobody.
+  session_registry r("a", true, 100);
+  r.registered("c1");
+  r.changed("c1", true, "a");
+  r.released("c1"); // moved to b
+  r.changed("c1", true, "b");
+  CHECK(r.changed("c1", true, "a") == registry_effects{erase_if("c1", "a")});
+  CHECK(r.stats().stale_erased == 1);
+  // A session held here keeps its entry, of course.
+  r.registered("c2");
+  CHECK(r.changed("c2", true, "a").empty());
+}

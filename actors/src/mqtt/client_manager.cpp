@@ -362,7 +362,9 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
                + std::to_string(st.registry->stats().cleaned)
                + " entries of down nodes cleaned, "
                + std::to_string(st.registry->stats().registered_again)
-               + " erased while held here and written again";
+               + " erased while held here and written again, "
+               + std::to_string(st.registry->stats().stale_erased)
+               + " naming this node for no session here erased";
       });
     },
   };

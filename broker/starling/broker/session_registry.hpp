@@ -61,7 +61,8 @@ public:
 
   // -- this node's replica of the table ----------------------------------------
 
-  /// One entry changed (present: id -> node; absent: erased).
+  /// One entry changed (present: id -> node; absent: erased). An entry
+  /// that names this node for a session not held here is erased.
   registry_effects changed(const std::string& id, bool present,
                            const std::string& node);
   /// The check that `changed` scheduled: whether the session held here
@@ -88,12 +89,17 @@ public:
   std::optional<std::string> holder_elsewhere(const std::string& id) const;
 
   size_t size() const { return table_.size(); }
+  /// This node's replica of the table: id -> node.
+  const std::unordered_map<std::string, std::string>& table() const {
+    return table_;
+  }
   size_t held() const { return held_.size(); }
 
   struct counters {
     uint64_t cleaned = 0;          ///< entries of down nodes erased
     uint64_t registered_again = 0; ///< erased while held here, written again
     uint64_t after_sync = 0;       ///< written again after a re-sync
+    uint64_t stale_erased = 0;     ///< entries naming us for no session here
   };
   const counters& stats() const { return stats_; }
 
