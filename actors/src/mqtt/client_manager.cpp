@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/confirm.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/context.hpp"
@@ -60,13 +61,17 @@ void carry(manager_actor* self, const broker::registry_effects& effects) {
     switch (e.what) {
       case broker::registry_effect::put:
         if (st.db)
-          self->send(st.db, db::put_atom::value, std::string(registry_table),
-                     e.id, e.node);
+          send_confirmed<uint64_t>(self, st.db, st.ctx->node->log,
+                                   "session registry: writing " + e.id,
+                                   db::put_atom::value,
+                                   std::string(registry_table), e.id, e.node);
         break;
       case broker::registry_effect::erase_if:
         if (st.db)
-          self->send(st.db, db::erase_atom::value, std::string(registry_table),
-                     e.id, e.node);
+          send_confirmed<uint64_t>(self, st.db, st.ctx->node->log,
+                                   "session registry: erasing " + e.id,
+                                   db::erase_atom::value,
+                                   std::string(registry_table), e.id, e.node);
         break;
       case broker::registry_effect::check_later:
         self->delayed_send(self, std::chrono::milliseconds(e.delay_ms),
@@ -159,10 +164,10 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       self->send(st.cm_shard, db::watch_atom::value, std::string(registry_table));
     }
   }
-  // Answers to registry writes (seqnos) and their failures: a write that
-  // failed is logged; the next CONNECT writes again.
+  // A failed registry write is logged (send_confirmed); the next CONNECT
+  // writes again. Other failures (a takeover asked for) likewise.
   self->set_error_handler([self](caf::error& err) {
-    self->state.ctx->node->log->warning("session registry: " + describe(err));
+    self->state.ctx->node->log->warning("client manager: " + describe(err));
   });
   // A session that fails is logged and forgotten; it must not take the
   // manager (and every other session) down with it.
@@ -295,9 +300,6 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         if (m.name != st.me)
           members.push_back({m.name, m.role == "core", m.started_at_ms});
       carry(self, st.registry->running(members));
-    },
-    [](uint64_t) {
-      // A registry write committed (its seqno).
     },
     [self](clients_atom) -> caf::result<std::string> {
       if (!allowed(self))

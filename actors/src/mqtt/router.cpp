@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/confirm.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/context.hpp"
@@ -72,11 +73,13 @@ void publish_changes(router_actor* self, const broker::route_changes& changes) {
     return;
   for (auto& c : changes)
     if (c.present)
-      self->send(st.merge_server, db::put_atom::value, std::string("routes"),
-                 c.key, std::string());
+      send_confirmed<bool>(self, st.merge_server, st.ctx->node->log,
+                           "routes: adding " + c.key, db::put_atom::value,
+                           std::string("routes"), c.key, std::string());
     else
-      self->send(st.merge_server, db::erase_atom::value, std::string("routes"),
-                 c.key);
+      send_confirmed<bool>(self, st.merge_server, st.ctx->node->log,
+                           "routes: removing " + c.key, db::erase_atom::value,
+                           std::string("routes"), c.key);
 }
 
 /// The management API's lists.
@@ -163,11 +166,15 @@ void route_published(router_actor* self, const broker::message& msg) {
     // it in the table's order); kept here at once as well.
     if (st.manager_db && !msg.topic.empty() && msg.topic[0] != '$') {
       if (msg.payload.empty())
-        self->send(st.manager_db, db::erase_atom::value,
-                   std::string("retained"), msg.topic);
+        send_confirmed<uint64_t>(self, st.manager_db, st.ctx->node->log,
+                                 "retained: clearing " + msg.topic,
+                                 db::erase_atom::value, std::string("retained"),
+                                 msg.topic);
       else
-        self->send(st.manager_db, db::put_atom::value, std::string("retained"),
-                   msg.topic, encode_message(self->system(), msg));
+        send_confirmed<uint64_t>(self, st.manager_db, st.ctx->node->log,
+                                 "retained: storing " + msg.topic,
+                                 db::put_atom::value, std::string("retained"),
+                                 msg.topic, encode_message(self->system(), msg));
     }
     st.retained.set(msg.topic, msg);
     st.ctx->stats.retained.store(st.retained.size(), std::memory_order_relaxed);
@@ -315,13 +322,6 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
       auto& st = self->state;
       msg.id = st.id_base + ++st.published;
       route_published(self, msg);
-    },
-    [](bool) {
-      // The merge server's answer to one of our route writes (sent, not
-      // requested: nothing to do with it).
-    },
-    [](uint64_t) {
-      // The db manager's answer (a seqno) to a retained write.
     },
     [self](db::rchange_atom, const std::string& table, const std::string& topic,
            bool present, const std::string& value) {
