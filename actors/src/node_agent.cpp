@@ -236,10 +236,6 @@ bool from_operator(agent_actor* self) {
   return self->state.ctx->peers->allowed(self->current_sender());
 }
 
-caf::error not_allowed() {
-  return fail("refused: the sender has not passed the cookie handshake");
-}
-
 namespace {
 
 nlohmann::json status_json(agent_actor* self) {
@@ -264,7 +260,7 @@ on_join(agent_actor* self, const member_wire& w, bool automatic) {
   auto peer = sending_peer(self);
   auto m = from_wire(w);
   if (!peer || !m || m->name != *peer)
-    return not_allowed();
+    return not_authenticated();
   auto& st = self->state;
   if (auto r = st.view->removed(m->name)) {
     if (automatic) {
@@ -331,7 +327,7 @@ caf::message_handler peer_protocol(agent_actor* self) {
            const std::string& reason) -> caf::result<caf::ok_atom> {
       auto peer = sending_peer(self);
       if (!peer)
-        return not_allowed();
+        return not_authenticated();
       auto& st = self->state;
       if (name == st.view->self().name) {
         st.ctx->log->info("removed from the cluster by " + *peer
@@ -356,13 +352,13 @@ caf::message_handler peer_protocol(agent_actor* self) {
            const std::string&) -> caf::result<view_wire> {
       auto& st = self->state;
       if (!sending_peer(self) || !st.core)
-        return not_allowed();
+        return not_authenticated();
       return st.cl->own();
     },
     [self](heal_order_atom, const std::string& round,
            const std::vector<std::string>& winner) -> caf::result<uint64_t> {
       if (!sending_peer(self))
-        return not_allowed();
+        return not_authenticated();
       return on_heal_order(self, round, winner);
     },
     [self](heal_done_atom, const heal_record_wire& r) {
@@ -373,7 +369,7 @@ caf::message_handler peer_protocol(agent_actor* self) {
       // Cluster members find our database actors through this; operators
       // (ctl) send it their `db` and `rlog` commands.
       if (!sending_peer(self) && !from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       auto db = self->state.ctx->db;
       if (!db || !db->manager)
         return fail("the database is not running");
@@ -383,7 +379,7 @@ caf::message_handler peer_protocol(agent_actor* self) {
       // Peers' management actors (cluster-wide API queries) and ctl's
       // `conf` commands find this node's through us.
       if (!sending_peer(self) && !from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       auto m = self->state.ctx->mgmt;
       if (!m || !m->actor)
         return fail("the management API is not running");
@@ -391,7 +387,7 @@ caf::message_handler peer_protocol(agent_actor* self) {
     },
     [self](db::heal_report_atom) -> caf::result<std::string> {
       if (!sending_peer(self))
-        return not_allowed();
+        return not_authenticated();
       auto db = self->state.ctx->db;
       if (!db || !db->manager)
         return fail("the database is not running");
@@ -402,7 +398,7 @@ caf::message_handler peer_protocol(agent_actor* self) {
            bool clean_start) -> caf::result<std::string, caf::actor> {
       // A client of a session held here connected to the sender's node.
       if (!sending_peer(self))
-        return not_allowed();
+        return not_authenticated();
       auto mq = self->state.ctx->mqtt;
       if (!mq || !mq->manager)
         return fail("MQTT is not running on this node");
@@ -417,50 +413,50 @@ caf::message_handler operator_requests(agent_actor* self) {
   return {
     [self](status_atom) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       return status_json(self).dump();
     },
     [self](cluster_atom, status_atom) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       return cluster_status_json(self).dump();
     },
     [self](cluster_atom, discovery_atom) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       return discovery_json(self).dump();
     },
     [self](cluster_atom, db::heal_report_atom) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       return gather_heal_report(self);
     },
     [self](cluster_atom, join_atom,
            const std::string& target) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       return cluster_join(self, target);
     },
     [self](cluster_atom, leave_atom) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       return cluster_leave(self);
     },
     [self](cluster_atom, force_atom,
            const std::string& name) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       return cluster_force_leave(self, name);
     },
     [self](nodes_atom, bool hidden) -> caf::result<std::vector<std::string>> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       auto& st = self->state;
       return hidden ? st.ctx->peers->hidden_names() : st.view->nodes();
     },
     [self](members_atom) -> caf::result<std::vector<member_wire>> {
       if (!from_operator(self) && !sending_peer(self))
-        return not_allowed();
+        return not_authenticated();
       std::vector<member_wire> result;
       for (auto& m : self->state.view->members())
         result.push_back(to_wire(m));
@@ -468,7 +464,7 @@ caf::message_handler operator_requests(agent_actor* self) {
     },
     [self](shell_atom, std::string& line) -> caf::result<std::string> {
       if (!from_operator(self))
-        return not_allowed();
+        return not_authenticated();
       auto& st = self->state;
       if (!st.shell)
         return fail("the shell is not running");

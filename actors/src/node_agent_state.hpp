@@ -106,7 +106,6 @@ void connect_member(agent_actor* self, runtime::member m, int attempt,
                     bool automatic, join_callback done);
 std::optional<std::string> sending_peer(agent_actor* self);
 bool from_operator(agent_actor* self);
-caf::error not_allowed();
 
 // node_agent_ops.cpp
 caf::result<std::string> cluster_join(agent_actor* self,

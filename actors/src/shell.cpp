@@ -320,7 +320,7 @@ caf::behavior shell(shell_actor* self, node_context* ctx, caf::actor agent) {
     [self](shell_atom, const std::string& line) -> caf::result<std::string> {
       auto& st = self->state;
       if (!st.ctx->peers->allowed(self->current_sender()))
-        return fail("refused: the sender has not passed the cookie handshake");
+        return not_authenticated();
       std::string err;
       auto cmd = runtime::parse_shell_command(line, err);
       if (!cmd)

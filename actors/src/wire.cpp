@@ -73,6 +73,14 @@ caf::error fail_removed(std::string text) {
                     caf::make_message(std::move(text)));
 }
 
+caf::error not_authenticated() {
+  return fail("refused: the sender has not passed the cookie handshake");
+}
+
+caf::error local_only() {
+  return fail("refused: only this node's own actors may ask this");
+}
+
 bool is_removed(const caf::error& err) {
   return err.category() == error_category && err.code() == removed_code;
 }

@@ -438,7 +438,7 @@ caf::behavior manager(manager_actor* self, db_context* db) {
     },
     [self](heal_report_atom) -> caf::result<std::string> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return heal_report(self);
     },
     [self](shards_atom)
@@ -471,40 +471,40 @@ caf::behavior manager(manager_actor* self, db_context* db) {
     [self](put_atom, std::string& table, std::string& key,
            std::string& value) -> caf::result<uint64_t> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return write_op(self, op{op::write, std::move(table), std::move(key),
                                std::move(value)});
     },
     [self](erase_atom, std::string& table,
            std::string& key) -> caf::result<uint64_t> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return write_op(self, op{op::erase, std::move(table), std::move(key), ""});
     },
     [self](erase_atom, std::string& table, std::string& key,
            std::string& expected) -> caf::result<uint64_t> {
       // Erases only while the record is `expected` (op::erase_if).
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return write_op(self, op{op::erase_if, std::move(table), std::move(key),
                                std::move(expected)});
     },
     [self](read_atom, const std::string& table,
            const std::string& key) -> caf::result<std::string> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return read_key(self, table, key);
     },
     [self](load_atom, const std::string& table, const std::string& prefix,
            uint64_t count, uint32_t concurrency,
            uint32_t value_size) -> caf::result<std::string> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return start_load(self, table, prefix, count, concurrency, value_size);
     },
     [self](rlog_atom, status_atom) -> caf::result<std::string> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return rlog_status(self);
     },
     [self](inspect_atom) {

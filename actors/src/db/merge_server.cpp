@@ -210,7 +210,7 @@ caf::behavior merge_server(merge_actor* self, db_context* db) {
     [self](read_atom, const std::string& name,
            const std::string& key) -> caf::result<std::vector<std::string>> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       auto t = table(self, name);
       if (!t)
         return fail("'" + name + "' is not a merge table");
@@ -221,7 +221,7 @@ caf::behavior merge_server(merge_actor* self, db_context* db) {
     },
     [self](status_atom) -> caf::result<std::string> {
       if (!self->state.db->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return merge_status_json(self);
     },
     [self](inspect_atom) {

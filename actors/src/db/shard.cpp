@@ -21,10 +21,6 @@ bool trusted(shard_actor* self) {
   return self->state.db->node->peers->allowed(self->current_sender());
 }
 
-caf::error refused() {
-  return fail("refused: the sender has not passed the cookie handshake");
-}
-
 int64_t now(shard_actor* self) {
   return self->state.db->node->now_ms();
 }
@@ -188,7 +184,7 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
     [self](reset_atom, const std::string& reason, uint64_t common)
       -> caf::result<std::string, std::vector<committed>, uint64_t, uint64_t> {
       if (!from_own_system(self))
-        return refused();
+        return not_authenticated();
       shard_effects effects;
       auto r = self->state.core->reset(reason, common, now(self), effects);
       carry(self, std::move(effects));
@@ -196,7 +192,7 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
     },
     [self](txn_atom, const transaction& txn) -> caf::result<uint64_t> {
       if (!trusted(self))
-        return refused();
+        return not_authenticated();
       auto& st = self->state;
       auto id = ++st.next_caller;
       st.callers.emplace(id, self->make_response_promise());
@@ -206,7 +202,7 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
     [self](seqno_atom)
       -> caf::result<std::string, uint64_t, uint64_t, bool> {
       if (!trusted(self))
-        return refused();
+        return not_authenticated();
       auto& c = *self->state.core;
       return {c.fsm().history().str(), c.store().seqno(),
               static_cast<uint64_t>(c.subscribers().size()), c.leading()};
@@ -217,14 +213,14 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
            const caf::actor& replica)
       -> caf::result<bool, std::string, uint64_t, caf::actor> {
       if (!trusted(self))
-        return refused();
+        return not_authenticated();
       return on_subscribe(self, version, node, is_core, epoch, history, seqno,
                           last_id, replica);
     },
     [self](batch_atom, uint64_t, bool from_start,
            const record& after) -> caf::result<std::vector<record>> {
       if (!trusted(self))
-        return refused();
+        return not_authenticated();
       std::optional<record> from;
       if (!from_start)
         from = after;
@@ -270,19 +266,19 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
     [self](read_atom, const std::string& table,
            const std::string& key) -> caf::result<bool, std::string> {
       if (!trusted(self))
-        return refused();
+        return not_authenticated();
       auto v = self->state.core->store().read(table, key);
       return {v.has_value(), v.value_or("")};
     },
     [self](read_atom, const std::string& table, const std::string& prefix,
            uint64_t limit) -> caf::result<std::vector<record>> {
       if (!trusted(self))
-        return refused();
+        return not_authenticated();
       return self->state.core->store().match(table, prefix, limit);
     },
     [self](status_atom) -> caf::result<std::string> {
       if (!trusted(self))
-        return refused();
+        return not_authenticated();
       return to_json(status(self)).dump();
     },
     [self](inspect_atom) {

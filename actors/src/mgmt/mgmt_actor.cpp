@@ -279,7 +279,7 @@ caf::behavior mgmt_fn(mgmt_actor* self, mgmt_context* ctx) {
     },
     [self](conf_get_atom, const std::string& key) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       auto k = runtime::find_config_key(key);
       if (!k)
         return fail("unknown config key '" + key + "'");
@@ -289,7 +289,7 @@ caf::behavior mgmt_fn(mgmt_actor* self, mgmt_context* ctx) {
     },
     [self](conf_set_atom, const std::string& changes) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       self->delegate(self->state.ctx->tables, conf_set_atom::value, changes);
       return caf::delegated<std::string>{};
     },

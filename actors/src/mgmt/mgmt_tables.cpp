@@ -182,7 +182,7 @@ caf::behavior tables_fn(tables_actor* self, mgmt_context* ctx) {
     [self](db::rsynced_atom, const std::string& table) { on_synced(self, table); },
     [self](conf_set_atom, const std::string& changes) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("refused: not authenticated");
+        return not_authenticated();
       return configure(self, changes);
     },
     [self](write_atom, const std::string& table, const std::string& key, bool present,

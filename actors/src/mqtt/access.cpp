@@ -177,22 +177,22 @@ caf::behavior access_fn(access_actor* self, mqtt_context* ctx) {
     },
     [=](authz_atom, reload_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return reload(self);
     },
     [=](authz_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return authz_summary(*self->state.ctx);
     },
     [=](users_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return list_users(*self->state.ctx);
     },
     [=](banned_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return list_bans(*self->state.ctx);
     },
     [=](inspect_atom) {

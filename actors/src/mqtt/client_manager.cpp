@@ -240,7 +240,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       // Through our node agent from a session on another node.
       auto& st = self->state;
       if (!allowed(self))
-        return fail("not authenticated");
+        return not_authenticated();
       auto i = st.clients.find(id);
       if (i == st.clients.end())
         return fail("no session '" + id + "' on " + st.me);
@@ -303,12 +303,12 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
     },
     [self](clients_atom) -> caf::result<std::string> {
       if (!allowed(self))
-        return fail("not authenticated");
+        return not_authenticated();
       return list_clients(self);
     },
     [self](client_atom, const std::string& id) -> caf::result<std::string> {
       if (!allowed(self))
-        return fail("not authenticated");
+        return not_authenticated();
       auto& st = self->state;
       auto i = st.clients.find(id);
       if (i == st.clients.end()) {
@@ -321,12 +321,12 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
     },
     [self](clients_json_atom) -> caf::result<std::string> {
       if (!from_own_system(self))
-        return fail("not authenticated");
+        return local_only();
       return clients_json(self);
     },
     [self](client_json_atom, const std::string& id) -> caf::result<std::string> {
       if (!from_own_system(self))
-        return fail("not authenticated");
+        return local_only();
       auto i = self->state.clients.find(id);
       if (i == self->state.clients.end())
         return fail("no client '" + id + "' on this node");
@@ -335,7 +335,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
     },
     [self](kick_atom, const std::string& id) -> caf::result<bool> {
       if (!from_own_system(self))
-        return fail("not authenticated");
+        return local_only();
       auto i = self->state.clients.find(id);
       if (i == self->state.clients.end())
         return false;
@@ -345,7 +345,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
     [self](peer_agents_atom)
       -> caf::result<std::vector<std::string>, std::vector<caf::actor>> {
       if (!from_own_system(self))
-        return fail("not authenticated");
+        return local_only();
       std::vector<std::string> names;
       std::vector<caf::actor> agents;
       for (auto& [name, a] : self->state.agents) {

@@ -402,22 +402,22 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     },
     [self](routes_json_atom) -> caf::result<std::string> {
       if (!from_own_system(self))
-        return fail("not authenticated");
+        return local_only();
       return routes_json(self).dump();
     },
     [self](subscriptions_json_atom) -> caf::result<std::string> {
       if (!from_own_system(self))
-        return fail("not authenticated");
+        return local_only();
       return subscriptions_json(self).dump();
     },
     [self](routes_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return list_routes(self);
     },
     [self](subscriptions_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return list_subscriptions(self);
     },
     [self](inspect_atom) {

@@ -554,7 +554,7 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
     },
     [self](takeover_atom, bool clean_start) -> caf::result<std::string, caf::actor> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return hand_over(self, clean_start);
     },
     [self](retained_atom, const broker::message& msg, const std::string& key) {
@@ -587,12 +587,12 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
     },
     [self](client_atom) -> caf::result<std::string> {
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
-        return fail("not authenticated");
+        return not_authenticated();
       return describe(self);
     },
     [self](client_json_atom) -> caf::result<std::string> {
       if (!from_own_system(self))
-        return fail("not authenticated");
+        return local_only();
       return client_json(self).dump();
     },
     [self](kick_atom) -> bool {

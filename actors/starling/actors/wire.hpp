@@ -122,6 +122,10 @@ void register_wire_types(caf::actor_system_config& cfg);
 
 /// An error carrying a sentence for the operator.
 caf::error fail(std::string text);
+/// The one refusal of a sender that has not passed the cookie handshake.
+caf::error not_authenticated();
+/// The one refusal of a request only this node's own actors may make.
+caf::error local_only();
 /// The same, saying the requester was removed from the cluster (its
 /// automatic rejoin was refused): it stops dialling that member.
 caf::error fail_removed(std::string text);
