@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/gather.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/wire.hpp"
 #include "starling/actors/mqtt/access.hpp"
@@ -89,11 +90,8 @@ void run_actors(shell_actor* self, const std::vector<std::string>&, reply rp) {
     std::string state = "(no answer within 1 s)";
   };
   auto rows = std::make_shared<std::vector<row>>(entries.size());
-  auto pending = std::make_shared<size_t>(entries.size() + 1);
   auto running = self->system().registry().running();
   auto finish = [=]() mutable {
-    if (--*pending > 0)
-      return;
     std::vector<std::vector<std::string>> table;
     for (size_t i = 0; i < entries.size(); ++i)
       table.push_back({entries[i].ref, entries[i].name,
@@ -105,16 +103,15 @@ void run_actors(shell_actor* self, const std::vector<std::string>&, reply rp) {
                + " actors running in the system (CAF's hidden ones not "
                  "counted)");
   };
-  for (size_t i = 0; i < entries.size(); ++i) {
-    self->request(entries[i].handle, inspect_timeout, inspect_atom::value)
-      .then(
-        [=](const std::string& state, uint64_t mailbox) mutable {
-          (*rows)[i] = {std::to_string(mailbox), state};
-          finish();
-        },
-        [=](caf::error&) mutable { finish(); });
-  }
-  finish();
+  std::vector<caf::actor> handles;
+  for (auto& e : entries)
+    handles.push_back(e.handle);
+  gather<std::string, uint64_t>(
+    self, handles, inspect_timeout,
+    [=](size_t i, const std::string& state, uint64_t mailbox) {
+      (*rows)[i] = {std::to_string(mailbox), state};
+    },
+    [](size_t, caf::error&) {}, finish, inspect_atom::value);
 }
 
 void run_actor(shell_actor* self, const std::vector<std::string>& args,
@@ -174,23 +171,17 @@ void run_listeners(shell_actor* self, const std::vector<std::string>&,
     if (e.kind == "mqtt_listener")
       listeners.push_back(e);
   auto rows = std::make_shared<std::vector<std::vector<std::string>>>();
-  auto pending = std::make_shared<size_t>(listeners.size() + 1);
-  auto finish = [=]() mutable {
-    if (--*pending == 0)
-      rp.deliver(runtime::format_table({"LISTENER", "STATE"}, *rows));
-  };
-  for (auto& e : listeners)
-    self->request(e.handle, inspect_timeout, inspect_atom::value)
-      .then(
-        [=](const std::string& state, uint64_t) mutable {
-          rows->push_back({e.name, state});
-          finish();
-        },
-        [=](caf::error&) mutable {
-          rows->push_back({e.name, "(no answer within 1 s)"});
-          finish();
-        });
-  finish();
+  std::vector<caf::actor> handles;
+  for (auto& e : listeners) {
+    rows->push_back({e.name, "(no answer within 1 s)"});
+    handles.push_back(e.handle);
+  }
+  gather<std::string, uint64_t>(
+    self, handles, inspect_timeout,
+    [=](size_t i, const std::string& state, uint64_t) { (*rows)[i][1] = state; },
+    [](size_t, caf::error&) {},
+    [=]() mutable { rp.deliver(runtime::format_table({"LISTENER", "STATE"}, *rows)); },
+    inspect_atom::value);
 }
 
 const std::map<std::string, command>& commands();

@@ -11,6 +11,7 @@
 #include "starling/actors/confirm.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/wire.hpp"
+#include "starling/actors/gather.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/mqtt/session_actor.hpp"
@@ -90,33 +91,33 @@ caf::actor holder_elsewhere(manager_actor* self, const std::string& id) {
   return a == st.agents.end() ? nullptr : a->second;
 }
 
+std::vector<caf::actor>
+sessions_of(const std::vector<std::pair<std::string, caf::actor>>& entries) {
+  std::vector<caf::actor> out;
+  for (auto& e : entries)
+    out.push_back(e.second);
+  return out;
+}
+
 /// clients(): every session's one-line state, each asked with a 1 s bound.
 caf::result<std::string> list_clients(manager_actor* self) {
   auto entries = std::vector<std::pair<std::string, caf::actor>>(
     self->state.clients.begin(), self->state.clients.end());
   auto rp = self->make_response_promise<std::string>();
-  auto lines = std::make_shared<std::vector<std::string>>(entries.size());
-  auto pending = std::make_shared<size_t>(entries.size() + 1);
-  auto finish = [=]() mutable {
-    if (--*pending > 0)
-      return;
-    std::vector<std::vector<std::string>> rows;
-    for (size_t i = 0; i < entries.size(); ++i)
-      rows.push_back({entries[i].first, (*lines)[i]});
-    rp.deliver(runtime::format_table({"CLIENT", "STATE"}, rows)
-               + std::to_string(entries.size()) + " clients");
-  };
-  for (size_t i = 0; i < entries.size(); ++i) {
-    (*lines)[i] = "(no answer within 1 s)";
-    self->request(entries[i].second, std::chrono::seconds(1), client_atom::value)
-      .then(
-        [=](const std::string& text) mutable {
-          (*lines)[i] = text;
-          finish();
-        },
-        [=](caf::error&) mutable { finish(); });
-  }
-  finish();
+  auto lines = std::make_shared<std::vector<std::string>>(
+    entries.size(), "(no answer within 1 s)");
+  gather<std::string>(
+    self, sessions_of(entries), std::chrono::seconds(1),
+    [=](size_t i, const std::string& text) { (*lines)[i] = text; },
+    [](size_t, caf::error&) {},
+    [=]() mutable {
+      std::vector<std::vector<std::string>> rows;
+      for (size_t i = 0; i < entries.size(); ++i)
+        rows.push_back({entries[i].first, (*lines)[i]});
+      rp.deliver(runtime::format_table({"CLIENT", "STATE"}, rows)
+                 + std::to_string(entries.size()) + " clients");
+    },
+    client_atom::value);
   return rp;
 }
 
@@ -126,28 +127,21 @@ caf::result<std::string> clients_json(manager_actor* self) {
   auto entries = std::vector<std::pair<std::string, caf::actor>>(
     self->state.clients.begin(), self->state.clients.end());
   auto rp = self->make_response_promise<std::string>();
-  auto items = std::make_shared<std::vector<std::string>>(entries.size());
-  auto pending = std::make_shared<size_t>(entries.size() + 1);
-  auto finish = [=]() mutable {
-    if (--*pending > 0)
-      return;
-    std::string out = "[";
-    for (size_t i = 0; i < items->size(); ++i)
-      out += (i ? "," : "") + (*items)[i];
-    rp.deliver(out + "]");
-  };
-  for (size_t i = 0; i < entries.size(); ++i) {
-    (*items)[i] = nlohmann::json{{"clientid", entries[i].first},
-                                 {"conn_state", "unknown"}}.dump();
-    self->request(entries[i].second, std::chrono::seconds(1), client_json_atom::value)
-      .then(
-        [=](const std::string& text) mutable {
-          (*items)[i] = text;
-          finish();
-        },
-        [=](caf::error&) mutable { finish(); });
-  }
-  finish();
+  auto items = std::make_shared<std::vector<std::string>>();
+  for (auto& [id, session] : entries)
+    items->push_back(
+      nlohmann::json{{"clientid", id}, {"conn_state", "unknown"}}.dump());
+  gather<std::string>(
+    self, sessions_of(entries), std::chrono::seconds(1),
+    [=](size_t i, const std::string& text) { (*items)[i] = text; },
+    [](size_t, caf::error&) {},
+    [=]() mutable {
+      std::string out = "[";
+      for (size_t i = 0; i < items->size(); ++i)
+        out += (i ? "," : "") + (*items)[i];
+      rp.deliver(out + "]");
+    },
+    client_json_atom::value);
   return rp;
 }
 
