@@ -29,7 +29,7 @@ using rearm_atom = caf::atom_constant<caf::atom("m_rearm")>;
 constexpr size_t max_held_packets = 1000;
 
 /// Read buffer of a connection until it first fills one, then the large one.
-constexpr size_t small_read = 2048;
+constexpr size_t small_read = 512;
 constexpr size_t large_read = 64 * 1024;
 
 /// Closes the socket after what was written so far and stops. The session
