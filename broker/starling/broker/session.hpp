@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "starling/broker/lazy_deque.hpp"
 #include "starling/broker/message.hpp"
 #include "starling/broker/packet.hpp"
 
@@ -236,7 +237,7 @@ public:
   std::optional<delivery> dequeue(std::int64_t now_ms);
 
   const std::deque<delivery>& queue() const noexcept {
-    return queue_;
+    return queue_.items();
   }
 
   // -- outgoing QoS 1/2 ------------------------------------------------------
@@ -326,7 +327,7 @@ private:
   std::map<std::uint16_t, inflight_message> inflight_;
   std::uint16_t next_packet_id_ = 1;
   std::uint64_t next_sequence_ = 0;
-  std::deque<delivery> queue_;
+  lazy_deque<delivery> queue_;
   /// Inbound QoS 2 packet identifier -> when its PUBLISH arrived.
   std::map<std::uint16_t, std::int64_t> awaiting_rel_;
   session_counters counters_;
