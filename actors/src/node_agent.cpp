@@ -136,7 +136,8 @@ void connect_peer(agent_actor* self, const std::string& host, uint16_t port,
 
 void join_peer(agent_actor* self, const caf::actor& remote,
                const std::string& name, bool automatic, join_callback done,
-               bool unless_removed) {
+               bool unless_removed, int64_t since_ms) {
+  auto asked_at = since_ms >= 0 ? since_ms : self->state.ctx->now_ms();
   self
     ->request(remote, step_timeout, join_atom::value, self_wire(self),
               automatic)
@@ -144,11 +145,12 @@ void join_peer(agent_actor* self, const caf::actor& remote,
       [=](std::vector<member_wire>& members) {
         auto& st = self->state;
         if (auto gone = st.view->removed(name);
-            (automatic || unless_removed) && gone) {
-          // Removed (autoclean, force-leave) while this reconnect was on
-          // its way: the member accepted us, so it hears that it is out
-          // instead of being taken back. (A removal older than the
-          // attempt was cleared by whoever vouched for the member.)
+            (automatic || unless_removed) && gone && gone->at_ms >= asked_at) {
+          // Removed (autoclean, force-leave) while this attempt was on its
+          // way: the member accepted us, so it hears that it is out instead
+          // of being taken back. A removal from before the attempt does
+          // not count: whoever asked for it knew better (a vouching
+          // member, an operator's join of a cluster the member is in).
           st.ctx->log->info("not taking " + name + " back: it was removed "
                             "while we reconnected to it (" + gone->reason + ")");
           tell_leave(self, remote, name, gone->reason);
@@ -176,14 +178,17 @@ void join_peer(agent_actor* self, const caf::actor& remote,
 
 void connect_and_join(agent_actor* self, const std::string& host,
                       uint16_t port, const std::string& name, bool automatic,
-                      join_callback done, bool unless_removed) {
+                      join_callback done, bool unless_removed,
+                      int64_t since_ms) {
+  if (since_ms < 0)
+    since_ms = self->state.ctx->now_ms(); // before the connect, not the join
   connect_peer(self, host, port, name,
                [=](caf::expected<caf::actor> remote) {
                  if (!remote)
                    done(remote.error());
                  else
                    join_peer(self, *remote, name, automatic, done,
-                             unless_removed);
+                             unless_removed, since_ms);
                });
 }
 
@@ -195,7 +200,9 @@ using member_retry_atom = caf::atom_constant<caf::atom("mretry")>;
 /// at the same moment, BASP keeps one of the two links and the handshake on
 /// the other can time out on both sides.
 void connect_member(agent_actor* self, runtime::member m, int attempt,
-                    bool automatic, join_callback done) {
+                    bool automatic, join_callback done, int64_t since_ms) {
+  if (since_ms < 0)
+    since_ms = self->state.ctx->now_ms(); // the first attempt
   connect_and_join(self, m.host, m.dist_port, m.name, automatic,
                    [=](members_result r) mutable {
                      auto& st = self->state;
@@ -203,8 +210,9 @@ void connect_member(agent_actor* self, runtime::member m, int attempt,
                      bool up = now && now->status == runtime::member_status::up;
                      // Removed meanwhile (the attempts of a member that went
                      // down can outlast its autoclean): no more attempts.
+                     auto gone = st.view->removed(m.name);
                      if (r || up || attempt >= 3 || is_removed(r.error())
-                         || st.view->removed(m.name)) {
+                         || (gone && gone->at_ms >= since_ms)) {
                        done(up && !r ? members_result{std::vector<member_wire>{}}
                                      : std::move(r));
                        return;
@@ -214,10 +222,11 @@ void connect_member(agent_actor* self, runtime::member m, int attempt,
                      auto pause = std::chrono::milliseconds(
                        100 + ((b[0] << 8 | b[1]) % 400));
                      auto id = ++st.next_retry;
-                     st.retries[id] = {m, attempt + 1, automatic, std::move(done)};
+                     st.retries[id] = {m, attempt + 1, automatic, std::move(done),
+                                       since_ms};
                      self->delayed_send(self, pause, member_retry_atom::value, id);
                    },
-                   true);
+                   true, since_ms);
 }
 
 // -- authorisation --------------------------------------------------------------
@@ -496,12 +505,14 @@ caf::message_handler local_events(agent_actor* self) {
         return;
       auto r = std::move(i->second);
       st.retries.erase(i);
-      if (auto gone = st.view->removed(r.m.name)) {
+      if (auto gone = st.view->removed(r.m.name);
+          gone && gone->at_ms >= r.since_ms) {
         r.done(fail(r.m.name + " was removed from the cluster (" + gone->reason
                     + ")"));
         return;
       }
-      connect_member(self, r.m, r.attempt, r.automatic, std::move(r.done));
+      connect_member(self, r.m, r.attempt, r.automatic, std::move(r.done),
+                     r.since_ms);
     },
     [self](tick_atom) {
       if (self->current_sender() == self->ctrl())

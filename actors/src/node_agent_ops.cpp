@@ -16,6 +16,8 @@ void on_joined(agent_actor* self, const std::string& target_name,
     return;
   }
   auto& st = self->state;
+  if (!automatic)
+    st.view->clear_removal(target_name); // joined by an operator
   auto pending = std::make_shared<size_t>(1);
   auto failures = std::make_shared<std::vector<std::string>>();
   auto finish = [=]() mutable {
@@ -40,6 +42,13 @@ void on_joined(agent_actor* self, const std::string& target_name,
     auto m = from_wire(w);
     if (!m || m->name == st.view->self().name || m->name == target_name)
       continue;
+    // An operator's join: the cluster we joined counts it as a member, so
+    // a removal of ours from before (a force-leave in our old cluster) no
+    // longer holds. (Not on a reconnect: there our removal may be newer
+    // than the member list.)
+    if (!automatic && st.view->clear_removal(m->name))
+      st.ctx->log->info(m->name + " is a member again: " + target_name
+                        + " lists it");
     if (auto known = st.view->find(m->name);
         known && known->status == runtime::member_status::up)
       continue;

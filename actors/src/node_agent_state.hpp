@@ -56,6 +56,7 @@ struct agent_state {
     int attempt;
     bool automatic;
     join_callback done;
+    int64_t since_ms = 0; ///< when the first attempt began
   };
   std::map<uint64_t, retry> retries; ///< connect_member attempts waiting
   uint64_t next_retry = 0;
@@ -93,17 +94,20 @@ using connect_callback = std::function<void(caf::expected<caf::actor>)>;
 void connect_peer(agent_actor* self, const std::string& host, uint16_t port,
                   const std::string& expected_name, connect_callback done);
 /// Asks `remote` to take us in. `automatic`: a reconnect (the remote
-/// refuses it if it removed us). `unless_removed`: an attempt for a member
-/// that we removed meanwhile (autoclean, force-leave) is turned down here
-/// and the member told; automatic joins always are.
+/// refuses it if it removed us). With `automatic` or `unless_removed`, a
+/// member that we removed (autoclean, force-leave) while the request was
+/// on its way is turned down here and told so.
+/// `since_ms`: when the attempt began (a removal after it counts; -1: now).
 void join_peer(agent_actor* self, const caf::actor& remote,
                const std::string& name, bool automatic, join_callback done,
-               bool unless_removed = false);
+               bool unless_removed = false, int64_t since_ms = -1);
 void connect_and_join(agent_actor* self, const std::string& host,
                       uint16_t port, const std::string& name, bool automatic,
-                      join_callback done, bool unless_removed = false);
+                      join_callback done, bool unless_removed = false,
+                      int64_t since_ms = -1);
 void connect_member(agent_actor* self, runtime::member m, int attempt,
-                    bool automatic, join_callback done);
+                    bool automatic, join_callback done,
+                    int64_t since_ms = -1);
 std::optional<std::string> sending_peer(agent_actor* self);
 bool from_operator(agent_actor* self);
 

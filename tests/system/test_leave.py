@@ -46,6 +46,24 @@ class LeaveTest(ClusterTest):
         self.assertFails(a.ctl("cluster", "force-leave", a.name),
                          "use 'cluster leave'", 1)
 
+    def test_an_old_removal_gives_way_to_an_operators_join(self):
+        # core1 force-leaves core2, then leaves; core2 rejoins through
+        # core3, and core1 joins core3's cluster again. core1 still holds
+        # its old removal of core2: the join must take core2 in, not tell
+        # it that it is out.
+        a, b, c = (self.node(f"core{i}") for i in (1, 2, 3))
+        self.mesh(a, b, c)
+        self.assertOk(a.ctl("cluster", "force-leave", b.name), "removed")
+        wait_until(lambda: b.nodes() == [] or None, 5, "core2 to be told")
+        self.assertOk(a.ctl("cluster", "leave"), "left the cluster")
+        self.assertOk(b.join(c))
+        wait_until(lambda: c.nodes() == [b.name] or None, 10, "core2 back with core3")
+        told = b.log_text().count("removed from the cluster by")
+        self.assertOk(a.join(c))
+        self.wait_running([a, b, c])
+        self.assertEqual(b.log_text().count("removed from the cluster by"), told)
+        self.assertNotIn(b.name, [r["node"] for r in a.cluster_status()["removed"]])
+
 
 if __name__ == "__main__":
     unittest.main()
