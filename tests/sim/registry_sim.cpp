@@ -494,12 +494,15 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     auto value = [&]() -> uint64_t {
       if (i + 1 >= argc) {
+        std::fprintf(stderr, "registry_sim: %s needs a number\n", a.c_str());
         usage();
         std::exit(2);
       }
       char* end = nullptr;
       auto v = std::strtoull(argv[++i], &end, 10);
-      if (*end != '\0') {
+      if (*argv[i] == '\0' || *argv[i] == '-' || *end != '\0') {
+        std::fprintf(stderr, "registry_sim: %s wants a number, not '%s'\n",
+                     a.c_str(), argv[i]);
         usage();
         std::exit(2);
       }
@@ -515,6 +518,7 @@ int main(int argc, char** argv) {
     } else if (a == "--trace")
       ++trace; // twice: every replica change too
     else {
+      std::fprintf(stderr, "registry_sim: unknown option '%s'\n", a.c_str());
       usage();
       return 2;
     }
