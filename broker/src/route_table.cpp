@@ -4,6 +4,19 @@
 
 namespace starling::broker {
 
+subscribe_filter subscription_filter(const std::string& text) {
+  subscribe_filter f;
+  f.subscription = text;
+  std::string error;
+  if (auto shared = parse_shared_filter(text, error)) {
+    f.share_group = shared->group;
+    f.topic_filter = shared->filter;
+  } else {
+    f.topic_filter = text;
+  }
+  return f;
+}
+
 void route_match::clear() {
   local.clear();
   picks.clear();

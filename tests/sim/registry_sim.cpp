@@ -37,18 +37,14 @@
 #include <tuple>
 #include <vector>
 
+#include "seeds.hpp"
 #include "starling/broker/session_registry.hpp"
 
 using namespace starling::broker;
 
 namespace {
 
-struct event {
-  int64_t at;
-  uint64_t seq;
-  std::function<void()> run;
-  bool operator>(const event& o) const { return std::tie(at, seq) > std::tie(o.at, o.seq); }
-};
+using starling::sim::event;
 
 struct node {
   std::string name;
@@ -478,69 +474,18 @@ private:
   std::vector<std::string> clients_;
 };
 
-void usage() {
-  std::fprintf(stderr,
-               "usage: registry_sim [--seeds N] [--first S] [--seed S --trace]\n"
-               "  runs seeds S..S+N-1 (default 0..299); --seed runs one, --trace\n"
-               "  prints its events\n");
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-  uint64_t first = 0, count = 300;
-  int trace = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> uint64_t {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "registry_sim: %s needs a number\n", a.c_str());
-        usage();
-        std::exit(2);
-      }
-      char* end = nullptr;
-      auto v = std::strtoull(argv[++i], &end, 10);
-      if (*argv[i] == '\0' || *argv[i] == '-' || *end != '\0') {
-        std::fprintf(stderr, "registry_sim: %s wants a number, not '%s'\n",
-                     a.c_str(), argv[i]);
-        usage();
-        std::exit(2);
-      }
-      return v;
-    };
-    if (a == "--seeds")
-      count = value();
-    else if (a == "--first")
-      first = value();
-    else if (a == "--seed") {
-      first = value();
-      count = 1;
-    } else if (a == "--trace")
-      ++trace; // twice: every replica change too
-    else {
-      std::fprintf(stderr, "registry_sim: unknown option '%s'\n", a.c_str());
-      usage();
-      return 2;
-    }
-  }
-  uint64_t failed = 0, events = 0;
-  for (uint64_t s = first; s < first + count; ++s) {
+  return starling::sim::run_seeds(argc, argv, "registry_sim", [](uint64_t s, int trace) {
     std::mt19937_64 shape(s);
     int nodes = 2 + static_cast<int>(shape() % 4);   // 2..5
     int clients = 1 + static_cast<int>(shape() % 8); // 1..8
     simulation sim(s, nodes, clients, trace);
-    auto broken = sim.run(200);
-    events += sim.events();
-    if (!broken.empty()) {
-      ++failed;
-      std::printf("seed %llu (%d nodes, %d clients): %s\n  replay: registry_sim --seed %llu --trace\n",
-                  static_cast<unsigned long long>(s), nodes, clients, broken.c_str(),
-                  static_cast<unsigned long long>(s));
-    }
-  }
-  std::printf("registry simulation: %llu seeds, %llu failed, %llu events\n",
-              static_cast<unsigned long long>(count),
-              static_cast<unsigned long long>(failed),
-              static_cast<unsigned long long>(events));
-  return failed == 0 ? 0 : 1;
+    starling::sim::outcome o;
+    o.broken = sim.run(200);
+    o.events = sim.events();
+    o.shape = std::to_string(nodes) + " nodes, " + std::to_string(clients) + " clients";
+    return o;
+  });
 }

@@ -30,6 +30,7 @@
 #include <tuple>
 #include <vector>
 
+#include "seeds.hpp"
 #include "starling/broker/route_table.hpp"
 #include "starling/broker/topic.hpp"
 
@@ -42,25 +43,9 @@ const std::vector<std::string> filters = {
   "$share/g2/a/b", "$share/g2/#"};
 const std::vector<std::string> topics = {"a/b", "a/c", "a", "c", "x/b", "c/d"};
 
-subscribe_filter parse(const std::string& text) {
-  subscribe_filter f;
-  f.subscription = text;
-  std::string error;
-  if (auto shared = parse_shared_filter(text, error)) {
-    f.share_group = shared->group;
-    f.topic_filter = shared->filter;
-  } else {
-    f.topic_filter = text;
-  }
-  return f;
-}
+subscribe_filter parse(const std::string& text) { return subscription_filter(text); }
 
-struct event {
-  int64_t at;
-  uint64_t seq;
-  std::function<void()> run;
-  bool operator>(const event& o) const { return std::tie(at, seq) > std::tie(o.at, o.seq); }
-};
+using starling::sim::event;
 
 struct node {
   std::string name;
@@ -318,56 +303,13 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
-  uint64_t first = 0, count = 300;
-  bool trace = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> uint64_t {
-      char* end = nullptr;
-      if (i + 1 >= argc || *argv[i + 1] == '-' || *argv[i + 1] == '\0') {
-        std::fprintf(stderr, "route_sim: %s needs a number\n", a.c_str());
-        std::exit(2);
-      }
-      auto v = std::strtoull(argv[++i], &end, 10);
-      if (*end != '\0') {
-        std::fprintf(stderr, "route_sim: %s wants a number, not '%s'\n", a.c_str(), argv[i]);
-        std::exit(2);
-      }
-      return v;
-    };
-    if (a == "--seeds")
-      count = value();
-    else if (a == "--first")
-      first = value();
-    else if (a == "--seed") {
-      first = value();
-      count = 1;
-    } else if (a == "--trace")
-      trace = true;
-    else {
-      std::fprintf(stderr,
-                   "route_sim: unknown option '%s'\n"
-                   "usage: route_sim [--seeds N] [--first S] [--seed S --trace]\n",
-                   a.c_str());
-      return 2;
-    }
-  }
-  uint64_t failed = 0, events = 0;
-  for (uint64_t s = first; s < first + count; ++s) {
+  return starling::sim::run_seeds(argc, argv, "route_sim", [](uint64_t s, int trace) {
     int nodes = 2 + static_cast<int>(std::mt19937_64(s)() % 4); // 2..5
-    simulation sim(s, nodes, trace);
-    auto broken = sim.run(150);
-    events += sim.events();
-    if (!broken.empty()) {
-      ++failed;
-      std::printf("seed %llu (%d nodes): %s\n  replay: route_sim --seed %llu --trace\n",
-                  static_cast<unsigned long long>(s), nodes, broken.c_str(),
-                  static_cast<unsigned long long>(s));
-    }
-  }
-  std::printf("route simulation: %llu seeds, %llu failed, %llu events\n",
-              static_cast<unsigned long long>(count),
-              static_cast<unsigned long long>(failed),
-              static_cast<unsigned long long>(events));
-  return failed == 0 ? 0 : 1;
+    simulation sim(s, nodes, trace > 0);
+    starling::sim::outcome o;
+    o.broken = sim.run(150);
+    o.events = sim.events();
+    o.shape = std::to_string(nodes) + " nodes";
+    return o;
+  });
 }

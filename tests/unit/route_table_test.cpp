@@ -12,18 +12,7 @@ using namespace starling::broker;
 namespace {
 
 /// A subscription as the channel hands it to the router.
-subscribe_filter sub(const std::string& text) {
-  subscribe_filter f;
-  f.subscription = text;
-  std::string error;
-  if (auto shared = parse_shared_filter(text, error)) {
-    f.share_group = shared->group;
-    f.topic_filter = shared->filter;
-  } else {
-    f.topic_filter = text;
-  }
-  return f;
-}
+subscribe_filter sub(const std::string& text) { return subscription_filter(text); }
 
 message msg(const std::string& topic, const std::string& publisher = "pub") {
   message m;

@@ -53,6 +53,11 @@ struct route_match {
   void clear();
 };
 
+/// The filter a subscription text stands for (plain, or
+/// $share/group/filter) with default options, as a table entry without a
+/// channel in front (simulations, tests).
+subscribe_filter subscription_filter(const std::string& text);
+
 class route_table {
 public:
   /// A subscribing session: its client id and subscriptions by key.
