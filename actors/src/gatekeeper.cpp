@@ -35,29 +35,39 @@ std::string peer_key(const caf::strong_actor_ptr& sender) {
 }
 
 /// Logs the refusal with the peer's address, then closes its connection.
-void refuse(gatekeeper_actor* self, const caf::node_id& nid,
-            const std::string& claimed, const std::string& reason) {
+/// Refuses a peer: logs where it connected from, then answers the refusal.
+/// The answer waits for the address: a refused peer (a ctl) exits at once,
+/// and once its connection is gone the middleman no longer knows it.
+template <class... Ts>
+caf::result<Ts...> refuse(gatekeeper_actor* self, const caf::node_id& nid,
+                          const std::string& claimed, const std::string& reason) {
   auto& st = self->state;
   ++st.refused;
   auto log = st.ctx->log;
   auto text = (claimed.empty() ? std::string() : "(claims " + claimed + ") ")
               + reason;
+  auto rp = self->template make_response_promise<Ts...>();
   self
     ->request(st.ctx->sys->middleman().actor_handle(), std::chrono::seconds(2),
               caf::get_atom::value, nid)
     .then(
-      [=](const caf::node_id&, std::string host, uint16_t port) {
+      [=](const caf::node_id&, std::string host, uint16_t port) mutable {
         if (host.rfind("::ffff:", 0) == 0) // IPv4-mapped address
           host = host.substr(7);
-        log->warning("refused distribution connection from " + host + ":"
-                     + std::to_string(port) + ": " + text);
+        log->warning("refused distribution connection from "
+                     + (host.empty() ? std::string("an address already gone")
+                                     : host + ":" + std::to_string(port))
+                     + ": " + text);
+        rp.deliver(fail(reason));
       },
-      [=](caf::error&) {
+      [=](caf::error&) mutable {
         log->warning("refused distribution connection from an unknown "
                      "address: "
                      + text);
+        rp.deliver(fail(reason));
       });
   self->delayed_send(self, refusal_grace, caf::close_atom::value, nid);
+  return rp;
 }
 
 caf::behavior gatekeeper(gatekeeper_actor* self, node_context* ctx,
@@ -86,10 +96,9 @@ caf::behavior gatekeeper(gatekeeper_actor* self, node_context* ctx,
       std::string err;
       auto ch = st.hs->hello(peer_key(sender), version, client_name, hidden,
                              st.ctx->now_ms(), err);
-      if (!ch) {
-        refuse(self, sender->node(), client_name, err);
-        return fail(err);
-      }
+      if (!ch)
+        return refuse<std::string, std::string>(self, sender->node(),
+                                                client_name, err);
       return {ch->server_name, ch->server_nonce};
     },
     [self](answer_atom, const std::string& client_nonce,
@@ -104,10 +113,9 @@ caf::behavior gatekeeper(gatekeeper_actor* self, node_context* ctx,
                               st.ctx->now_ms(), err);
       if (ok && (!anchor || anchor.node() != sender->node()))
         err = "the session anchor must live on the connecting node";
-      if (!ok || !err.empty()) {
-        refuse(self, sender->node(), ok ? ok->client_name : "", err);
-        return fail(err);
-      }
+      if (!ok || !err.empty())
+        return refuse<std::string, caf::actor>(self, sender->node(),
+                                               ok ? ok->client_name : "", err);
       ++st.accepted;
       st.ctx->peers->add(sender->node(),
                          {ok->client_name, ok->hidden, anchor.address(),
