@@ -58,21 +58,21 @@ bool allowed(manager_actor* self) {
 /// Carries out what the registry decided: its writes, its delayed checks.
 void carry(manager_actor* self, const broker::registry_effects& effects) {
   auto& st = self->state;
+  // A write through the sequencer, its failure logged with what it was.
+  auto write = [&](const auto& atom, const char* what,
+                   const broker::registry_effect& e) {
+    if (st.db)
+      send_confirmed<uint64_t>(self, st.db, st.ctx->node->log,
+                               std::string("session registry: ") + what + " " + e.id,
+                               atom, std::string(registry_table), e.id, e.node);
+  };
   for (auto& e : effects)
     switch (e.what) {
       case broker::registry_effect::put:
-        if (st.db)
-          send_confirmed<uint64_t>(self, st.db, st.ctx->node->log,
-                                   "session registry: writing " + e.id,
-                                   db::put_atom::value,
-                                   std::string(registry_table), e.id, e.node);
+        write(db::put_atom::value, "writing", e);
         break;
       case broker::registry_effect::erase_if:
-        if (st.db)
-          send_confirmed<uint64_t>(self, st.db, st.ctx->node->log,
-                                   "session registry: erasing " + e.id,
-                                   db::erase_atom::value,
-                                   std::string(registry_table), e.id, e.node);
+        write(db::erase_atom::value, "erasing", e);
         break;
       case broker::registry_effect::check_later:
         self->delayed_send(self, std::chrono::milliseconds(e.delay_ms),

@@ -411,7 +411,7 @@ std::string describe(session_actor* self) {
       out += ", " + std::to_string(st.move.second_copies())
              + " second copies dropped after moving here";
   }
-  if (st.move.draining() || st.move.current() == broker::session_move::phase::deduping)
+  if (st.move.moving())
     out += ", moving here from " + st.taken_from + " ("
            + to_string(st.move.current()) + ", "
            + std::to_string(st.move.held()) + " held)";

@@ -53,8 +53,10 @@ public:
 
   phase current() const { return phase_; }
   bool fetching() const { return phase_ == phase::fetching; }
-  /// Whether direct messages wait for the old node now.
-  bool draining() const { return phase_ == phase::draining; }
+  /// Whether a move is on (arrived, and the dedup window still open).
+  bool moving() const {
+    return phase_ == phase::draining || phase_ == phase::deduping;
+  }
 
   /// The session is asked for from the old node.
   void fetch();
