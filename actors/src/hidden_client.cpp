@@ -8,6 +8,7 @@
 #include "starling/actors/db/wire.hpp"
 #include "starling/actors/dist_connect.hpp"
 #include "starling/actors/mgmt/wire.hpp"
+#include "starling/actors/mqtt/protocol.hpp"
 
 #include <nlohmann/json.hpp>
 #include "starling/actors/wire.hpp"
@@ -23,6 +24,7 @@ struct hidden_client::impl {
 
   caf::actor db; ///< the node's db manager, asked for on first use
   caf::actor mgmt_actor; ///< the node's management actor, likewise
+  caf::actor balancer;   ///< the node's balancer, likewise
 
   template <class... Ts>
   answer ask_mgmt(Ts&&... xs) {
@@ -182,6 +184,14 @@ hidden_client::answer hidden_client::conf_set(const std::string& key,
   if (j.is_object() && j.contains("error"))
     return {false, j["error"].value("message", a.text)};
   return {false, "malformed answer: " + a.text};
+}
+
+hidden_client::answer hidden_client::balancer(const std::string& command,
+                                              const std::string& args) {
+  if (auto why = impl_->resolve(impl_->balancer, mqtt::balancer_atom::value);
+      !impl_->balancer)
+    return {false, why};
+  return impl_->ask_at(impl_->balancer, mqtt::rebalance_atom::value, command, args);
 }
 
 hidden_client::answer hidden_client::rlog_status() {

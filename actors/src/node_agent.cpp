@@ -414,6 +414,23 @@ caf::message_handler peer_protocol(agent_actor* self) {
       self->delegate(mq->manager, mqtt::takeover_atom::value, id, clean_start);
       return caf::delegated<std::string, caf::actor>{};
     },
+    [self](mqtt::adopt_atom, const std::string& id) {
+      // A disconnected session the sender's node moves here (rebalance,
+      // evacuation).
+      auto mq = self->state.ctx->mqtt;
+      if (sending_peer(self) && mq && mq->manager)
+        self->delegate(mq->manager, mqtt::adopt_atom::value, id);
+    },
+    [self](mqtt::balancer_atom) -> caf::result<caf::actor> {
+      // Peers' rebalance coordinators, ctl's rebalance and evacuation
+      // commands.
+      if (!sending_peer(self) && !from_operator(self))
+        return not_authenticated();
+      auto mq = self->state.ctx->mqtt;
+      if (!mq || !mq->balancer)
+        return fail("MQTT is not running on this node");
+      return mq->balancer;
+    },
   };
 }
 

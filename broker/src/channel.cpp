@@ -204,7 +204,8 @@ effect_list channel::connection_lost(std::int64_t now) {
   return out;
 }
 
-effect_list channel::kick(reason_code code, std::int64_t now) {
+effect_list channel::kick(reason_code code, std::int64_t now,
+                          const std::string& server_reference) {
   effect_list out;
   if (state_ == channel_state::connecting && connection_open_) {
     out.push_back(
@@ -219,6 +220,8 @@ effect_list channel::kick(reason_code code, std::int64_t now) {
   if (is_v5()) {
     disconnect d{code, {}};
     d.props.reason_string = reason_string(why);
+    if (!server_reference.empty())
+      d.props.server_reference = server_reference;
     send(std::move(d), out);
   }
   close(code, why, !client_moves_on(code), now, out);

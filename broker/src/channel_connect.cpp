@@ -234,12 +234,7 @@ bool channel::adopt_session(std::optional<session> existing,
     session_ = std::move(existing);
     session_->set_config(config_.session);
     session_->set_expiry_interval(session_expiry_);
-    // Idempotent on the node that had them; needed on a node the session
-    // has just moved to. Never with retained messages: not a new
-    // subscription.
-    for (const auto& [key, sub] : session_->subscriptions())
-      out.push_back(subscribe_filter{key, sub.topic_filter, sub.share_group,
-                                     sub.options, true, false});
+    resubscribe(out);
     return true;
   }
   if (existing) {
@@ -248,6 +243,28 @@ bool channel::adopt_session(std::optional<session> existing,
   }
   session_.emplace(client_id_, config_.session, session_expiry_);
   return false;
+}
+
+void channel::resubscribe(effect_list& out) const {
+  // Idempotent on the node that had them; needed on a node the session has
+  // just moved to. Never with retained messages: not a new subscription.
+  for (const auto& [key, sub] : session_->subscriptions())
+    out.push_back(subscribe_filter{key, sub.topic_filter, sub.share_group,
+                                   sub.options, true, false});
+}
+
+effect_list channel::host_moved(std::string client_id, session s,
+                                std::int64_t now) {
+  effect_list out;
+  if (state_ != channel_state::idle)
+    return out;
+  client_id_ = std::move(client_id);
+  session_ = std::move(s);
+  session_->set_config(config_.session);
+  resubscribe(out);
+  connection_open_ = false;
+  enter_disconnected(false, now, out);
+  return out;
 }
 
 connack channel::make_connack(bool session_present) const {

@@ -12,6 +12,8 @@ reason_code refusal_code(admission a) noexcept {
       return reason_code::quota_exceeded;
     case admission::rate_exceeded:
       return reason_code::connection_rate_exceeded;
+    case admission::moved:
+      return reason_code::use_another_server;
   }
   return reason_code::server_unavailable;
 }
@@ -24,6 +26,8 @@ std::string describe(admission a) {
       return "max_connections reached";
     case admission::rate_exceeded:
       return "max_conn_rate exceeded";
+    case admission::moved:
+      return "clients are being moved off this node (rebalance or evacuation)";
   }
   return "?";
 }

@@ -37,6 +37,7 @@ connection::connection(engine_context& ctx, std::uint64_t position,
     position_(position),
     index_(ctx.opts.start_index + position),
     slot_(slot),
+    target_(position % ctx.targets.size()),
     client_id_(ctx.opts.prefix + std::to_string(index_)),
     decoder_(broker::decoder_options{broker::max_packet_size_limit,
                                      ctx.version}) {}
@@ -54,7 +55,7 @@ std::string connection::describe() const {
     from = std::string(" from ") + buf;
   }
   return "client " + client_id_ + " (" +
-         ctx_.targets[position_ % ctx_.targets.size()].text + from + ")";
+         (redirect_ ? redirect_->text : ctx_.targets[target_].text) + from + ")";
 }
 
 void connection::fail(const std::string& why) {
@@ -62,8 +63,54 @@ void connection::fail(const std::string& why) {
   abort();
 }
 
+/// "host:port" with a numeric IPv4 host, as a Server Reference; else
+/// nullopt (a name is not resolved here: the next host is used instead).
+static std::optional<target> parse_reference(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    return std::nullopt;
+  auto host = parse_ipv4(text.substr(0, colon));
+  auto port_text = text.substr(colon + 1);
+  if (!host || port_text.empty() || port_text.size() > 5
+      || port_text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  auto port = std::stoul(port_text);
+  if (port == 0 || port > 65535)
+    return std::nullopt;
+  target t;
+  t.addr.sin_family = AF_INET;
+  t.addr.sin_addr = *host;
+  t.addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  t.text = text;
+  return t;
+}
+
+void connection::lost(const std::string& why,
+                      const std::optional<std::string>& server_reference) {
+  if (!ctx_.opts.reconnect)
+    return fail(why);
+  if (state_ == state::closing) // our own close: nothing to come back from
+    return abort();
+  if (state_ == state::ready) {
+    --ctx_.stats.ready;
+    --ctx_.stats.connected;
+  } else if (state_ == state::subscribing) {
+    --ctx_.stats.connected;
+  }
+  abort();
+  redirect_.reset();
+  if (server_reference)
+    redirect_ = parse_reference(*server_reference);
+  if (redirect_)
+    ++ctx_.stats.redirects;
+  else
+    target_ = (target_ + 1) % ctx_.targets.size();
+  ++ctx_.stats.reconnects;
+  ctx_.reconnects.emplace_back(monotonic_ns() + 100'000'000u, slot_);
+}
+
 void connection::open() {
-  const auto& to = ctx_.targets[position_ % ctx_.targets.size()];
+  const auto& to = redirect_ ? *redirect_ : ctx_.targets[target_];
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     int e = errno;
@@ -90,6 +137,8 @@ void connection::open() {
                 sizeof to.addr) != 0 &&
       errno != EINPROGRESS) {
     int e = errno;
+    if (e == ECONNREFUSED)
+      return lost("connect() failed: " + errno_text(e));
     return fail("connect() failed: " + errno_text(e) +
                 (e == EADDRNOTAVAIL ? " (out of source ports: spread the "
                                       "connections with --ifaddr)"
@@ -115,7 +164,7 @@ void connection::on_event(std::uint32_t events) {
     socklen_t len = sizeof err;
     getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0)
-      return fail("cannot connect: " + errno_text(err));
+      return lost("cannot connect: " + errno_text(err));
     if (!(events & EPOLLOUT))
       return;
     on_connected();
@@ -151,8 +200,8 @@ void connection::on_readable() {
       return;
     }
     if (n == 0)
-      return fail("the broker closed the connection");
-    return fail("read failed: " + errno_text(errno));
+      return lost("the broker closed the connection");
+    return lost("read failed: " + errno_text(errno));
   }
   if (fd_ >= 0)
     flush();

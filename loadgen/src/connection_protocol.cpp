@@ -54,10 +54,15 @@ void connection::handle(broker::packet& p) {
       return queue_ack(ctx_.pubcomp, std::get<broker::pubrel>(p).packet_id);
     case packet_type::pingresp:
       return;
-    case packet_type::disconnect:
-      return fail("the broker sent DISCONNECT: " +
-                  std::string(broker::to_string(
-                      std::get<broker::disconnect>(p).code)));
+    case packet_type::disconnect: {
+      const auto& d = std::get<broker::disconnect>(p);
+      if (d.code == broker::reason_code::use_another_server
+          || d.code == broker::reason_code::server_moved)
+        ++ctx_.stats.moved;
+      return lost("the broker sent DISCONNECT: " +
+                      std::string(broker::to_string(d.code)),
+                  d.props.server_reference);
+    }
     default:
       return fail("unexpected " +
                   std::string(broker::to_string(broker::type_of(p))) +
@@ -68,9 +73,14 @@ void connection::handle(broker::packet& p) {
 void connection::on_connack(const broker::connack& c) {
   if (state_ != state::awaiting_connack)
     return fail("a second CONNACK");
-  if (broker::is_failure(c.code))
-    return fail("the broker refused the connection: " +
-                std::string(broker::to_string(c.code)));
+  if (broker::is_failure(c.code)) {
+    if (c.code == broker::reason_code::use_another_server
+        || c.code == broker::reason_code::server_moved)
+      ++ctx_.stats.moved;
+    return lost("the broker refused the connection: " +
+                    std::string(broker::to_string(c.code)),
+                c.props.server_reference);
+  }
   --ctx_.stats.connecting;
   ++ctx_.stats.connected;
   // MQTT 5: the broker's Receive Maximum bounds our QoS 1/2 window.

@@ -203,6 +203,17 @@ void engine::sample_cpu(std::uint64_t now) {
 void engine::periodic(std::uint64_t now) {
   next_report_ns_ = now + 100 * ms_ns;
   sample_cpu(now);
+  auto& again = ctx_.reconnects;
+  for (size_t i = 0; i < again.size();) {
+    if (again[i].first > now) {
+      ++i;
+      continue;
+    }
+    auto slot = again[i].second;
+    again[i] = again.back();
+    again.pop_back();
+    conns_[slot]->open();
+  }
   if (now >= next_keepalive_ns_) {
     next_keepalive_ns_ = now + 1000 * ms_ns;
     for (auto& c : conns_)

@@ -123,6 +123,8 @@ std::optional<std::string> check_connection(options& o) {
       return "--ifaddr: '" + a + "' is not an IPv4 address";
   if (o.filters_per_client < 1)
     return "--filters-per-client must be >= 1";
+  if (o.reconnect && o.mode != bench_mode::conn)
+    return "--reconnect is for conn mode only";
   if (o.duration_s < 0 || o.idle_exit_s < 0)
     return "--duration and --idle-exit must be >= 0 seconds";
   return std::nullopt;

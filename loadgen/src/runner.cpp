@@ -33,7 +33,19 @@ extern "C" void on_signal(int sig) {
 /// The broker addresses, or why a host does not resolve.
 std::variant<std::vector<target>, std::string> resolve(const options& o) {
   std::vector<target> out;
-  for (const auto& host : o.hosts) {
+  for (const auto& entry : o.hosts) {
+    // "host" (the -p port) or "host:port".
+    auto host = entry;
+    auto port = o.port;
+    if (auto colon = entry.rfind(':'); colon != std::string::npos) {
+      host = entry.substr(0, colon);
+      auto digits = entry.substr(colon + 1);
+      if (digits.empty() || digits.size() > 5
+          || digits.find_first_not_of("0123456789") != std::string::npos
+          || std::stoul(digits) == 0 || std::stoul(digits) > 65535)
+        return "-h/--host '" + entry + "': the port must be 1..65535";
+      port = static_cast<std::uint16_t>(std::stoul(digits));
+    }
     addrinfo hints{};
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
@@ -43,8 +55,8 @@ std::variant<std::vector<target>, std::string> resolve(const options& o) {
       return "cannot resolve host '" + host + "': " + gai_strerror(rc);
     target t;
     t.addr = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
-    t.addr.sin_port = htons(o.port);
-    t.text = host + ":" + std::to_string(o.port);
+    t.addr.sin_port = htons(port);
+    t.text = host + ":" + std::to_string(port);
     freeaddrinfo(res);
     out.push_back(std::move(t));
   }

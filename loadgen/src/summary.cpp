@@ -80,6 +80,10 @@ std::string format_summary(const summary& s) {
   if (s.mode == bench_mode::sub)
     out += ", subscriptions " + std::to_string(t.subscriptions);
   out += "\n";
+  if (t.reconnects > 0 || t.moved > 0)
+    out += "  reconnected " + std::to_string(t.reconnects) + " times (" +
+           std::to_string(t.redirects) + " to a Server Reference), told to use "
+           "another server " + std::to_string(t.moved) + " times\n";
   if (s.mode == bench_mode::pub)
     out += "  sent " + std::to_string(t.sent) + " (" + fixed(s.send_rate(), 0) +
            " msg/s), acknowledged " + std::to_string(t.acked) + "\n";
@@ -125,6 +129,9 @@ nlohmann::json to_json(const summary& s) {
     {"connected", t.connected},
     {"ready", t.ready},
     {"subscriptions", t.subscriptions},
+    {"reconnects", t.reconnects},
+    {"redirects", t.redirects},
+    {"moved", t.moved},
     {"connect_time_s", s.connect_s()},
     {"elapsed_s", s.elapsed_s},
     {"sent", t.sent},

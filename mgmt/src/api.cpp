@@ -24,7 +24,7 @@ const std::vector<endpoint>& endpoints() {
   static const std::vector<endpoint> all = [] {
     std::vector<endpoint> v;
     for (auto f : {cluster_endpoints, client_endpoints, auth_endpoints,
-                   config_endpoints})
+                   config_endpoints, rebalance_endpoints})
       for (auto& e : f())
         v.push_back(std::move(e));
     return v;

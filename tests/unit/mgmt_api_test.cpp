@@ -83,6 +83,14 @@ struct fake_backend : backend {
     return uint64_t{9};
   }
   runtime::node_config config() override { return cfg; }
+  std::vector<std::string> balanced; ///< "node command request"
+  outcome<json> balance(const std::string& node, const std::string& command,
+                        const json& request) override {
+    balanced.push_back(node + " " + command + " " + request.dump());
+    if (command == "rebalance_start" && !request.contains("nodes"))
+      return bad_request("nothing to balance");
+    return json{{"node", node}, {"rebalance", nullptr}, {"evacuation", nullptr}};
+  }
 };
 
 struct fixture {
@@ -336,4 +344,43 @@ TEST_CASE("mgmt: paths with parameters") {
   CHECK(!match_path("/api/v5/nodes/{node}", "/api/v5/nodes/a/b"));
   CHECK(match_path("/api/v5/clients/{clientid...}", "/api/v5/clients/a/b/c")
         == std::map<std::string, std::string>{{"clientid", "a/b/c"}});
+}
+
+TEST_CASE("mgmt api: load_rebalance paths, and the availability check fails while "
+          "draining") {
+  fixture f;
+  f.health.set(health_state::running);
+  auto r = f.req("GET", "/api/v5/load_rebalance/availability_check");
+  CHECK(r.status == 200); // no credentials needed
+  f.health.set_draining(health_state::evacuating);
+  r = f.req("GET", "/api/v5/load_rebalance/availability_check");
+  CHECK(r.status == 503);
+  CHECK(body(r)["message"] == "Node core1@127.0.0.1 is started; it is being evacuated");
+  CHECK(f.req("GET", "/status").status == 503);
+  f.health.set_draining(health_state::rebalance_donor);
+  CHECK(f.req("GET", "/status").status == 503);
+  f.health.set_draining(health_state::not_draining);
+  CHECK(f.req("GET", "/status").status == 200);
+
+  auto t = f.admin();
+  CHECK(f.req("POST", "/api/v5/load_rebalance/core1@127.0.0.1/start").status == 401);
+  r = f.req("POST", "/api/v5/load_rebalance/core2@127.0.0.1/evacuation/start",
+            json{{"redirect_to", "127.0.0.1:1884"}}.dump(), t);
+  CHECK(r.status == 200);
+  REQUIRE(f.be.balanced.size() == 1);
+  CHECK(f.be.balanced[0]
+        == R"(core2@127.0.0.1 evacuation_start {"redirect_to":"127.0.0.1:1884"})");
+  r = f.req("POST", "/api/v5/load_rebalance/core1@127.0.0.1/start", "", t);
+  CHECK(r.status == 400);
+  CHECK(body(r)["message"] == "nothing to balance");
+  r = f.req("POST", "/api/v5/load_rebalance/core3@127.0.0.1/stop", "", t);
+  CHECK(r.status == 503); // a member that is not running
+  r = f.req("POST", "/api/v5/load_rebalance/core9@127.0.0.1/stop", "", t);
+  CHECK(r.status == 404);
+  r = f.req("POST", "/api/v5/load_rebalance/core1@127.0.0.1/stop", "{\"x\":1}", t);
+  CHECK(r.status == 400);
+  r = f.req("POST", "/api/v5/load_rebalance/core1@127.0.0.1/start", "[1]", t);
+  CHECK(body(r)["message"] == "the body must be a JSON object");
+  CHECK(f.req("GET", "/api/v5/load_rebalance/global_status", "", t).status == 200);
+  CHECK(f.req("GET", "/api/v5/load_rebalance/status", "", t).status == 200);
 }

@@ -27,7 +27,7 @@ const char* usage =
   "  pub: publish at a rate (or as fast as possible) with a stamp that\n"
   "  subscribers turn into latency and loss figures.\n"
   "connections:\n"
-  "  -h, --host H[,H..]       brokers, round robin (127.0.0.1)\n"
+  "  -h, --host H[,H..]       brokers, round robin (127.0.0.1); H or H:PORT\n"
   "  -p, --port N             MQTT port (1883)\n"
   "  -V, --version 3|4|5      MQTT 3.1, 3.1.1 or 5 (4)\n"
   "  -c, --count N            clients (1)\n"
@@ -55,6 +55,9 @@ const char* usage =
   "run:\n"
   "      --duration S         stop after S seconds (0: until Ctrl-C)\n"
   "      --idle-exit S        sub: stop S seconds after the last message\n"
+  "      --reconnect          conn: a client the broker disconnects or refuses\n"
+  "                           connects again, to the MQTT 5 Server Reference\n"
+  "                           or the next host (rebalance, evacuation)\n"
   "      --delayed-ack        delay TCP ACKs (TCP_QUICKACK off after each\n"
   "                           read): floods from a broker with Nagle on\n"
   "      --json FILE          write the summary as JSON\n"
@@ -101,6 +104,7 @@ po::options_description describe() {
     ("duration", po::value<double>())
     ("idle-exit", po::value<double>())
     ("delayed-ack", "")
+    ("reconnect", "")
     ("json", po::value<std::string>())
     ("quiet", "")
     ("help", "");
@@ -186,6 +190,7 @@ std::string to_options(const po::variables_map& vm, loadgen::options& o) {
   o.idle_exit_s = num("idle-exit").value_or(0);
   o.progress = vm.count("quiet") == 0;
   o.delayed_ack = vm.count("delayed-ack") != 0;
+  o.reconnect = vm.count("reconnect") != 0;
   return "";
 }
 

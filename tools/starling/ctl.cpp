@@ -8,6 +8,7 @@
 
 #include "starling/actors/hidden_client.hpp"
 #include "starling/client_options.hpp"
+#include "starling/ctl_balance.hpp"
 #include "starling/ctl_security.hpp"
 #include "starling/runtime/cluster/heal_report.hpp"
 #include "starling/runtime/cluster/status_text.hpp"
@@ -55,6 +56,17 @@ const char* usage =
   "  certs init DIR                 a development CA in DIR (ca.pem, ca.key)\n"
   "  certs node NAME DIR [--host H]... [--days N]\n"
   "                                 NAME.pem/NAME.key signed by DIR's CA\n"
+  "  rebalance start [--nodes N1,N2,...] [--conn-evict-rate 500]\n"
+  "    [--sess-evict-rate 500] [--wait-health-check 60s] [--wait-takeover 60s]\n"
+  "    [--abs-conn-threshold 1000] [--rel-conn-threshold 1.1]\n"
+  "    [--abs-sess-threshold 1000] [--rel-sess-threshold 1.1]\n"
+  "                                 move clients from busy nodes to the others\n"
+  "                                 (this node coordinates)\n"
+  "  rebalance stop | rebalance status [--json] | rebalance global-status\n"
+  "  evacuation start [--redirect-to HOST:PORT] [--migrate-to N1,...]\n"
+  "    [--conn-evict-rate N] [--sess-evict-rate N] [--wait-health-check S]\n"
+  "    [--wait-takeover S]          move every client and session off this node\n"
+  "  evacuation stop | evacuation status [--json]\n"
   "TLS distribution (node.dist_tls): -ssl_certfile F -ssl_keyfile F\n"
   "-ssl_cacertfile F, else STARLING_NODE__SSL__{CERTFILE,KEYFILE,CACERTFILE}\n"
   "when STARLING_NODE__DIST_TLS=true\n"
@@ -151,6 +163,8 @@ int ctl_main(const std::vector<std::string>& args) {
     "ssl_keyfile", po::value<std::string>())(
     "ssl_cacertfile", po::value<std::string>())(
     "command", po::value<std::vector<std::string>>());
+  for (auto& name : balance_option_names())
+    desc.add_options()(name.c_str(), po::value<std::string>());
   po::positional_options_description pos;
   pos.add("command", -1);
   po::variables_map vm;
@@ -212,7 +226,19 @@ int ctl_main(const std::vector<std::string>& args) {
     if (!needs_node(cmd))
       return certs_command(cmd, sec);
   }
-  if (!known && !security) {
+  const bool balance = is_balance_command(cmd);
+  std::string balance_cmd;
+  nlohmann::json balance_request;
+  if (balance) {
+    balance_options given;
+    for (auto& name : balance_option_names())
+      if (vm.count(name))
+        given[name] = vm[name].as<std::string>();
+    if (auto err = check_balance_command(cmd, given, balance_cmd, balance_request);
+        !err.empty())
+      return usage_error(err);
+  }
+  if (!known && !security && !balance) {
     std::string text;
     for (auto& w : cmd)
       text += (text.empty() ? "" : " ") + w;
@@ -250,6 +276,9 @@ int ctl_main(const std::vector<std::string>& args) {
   }
   if (security)
     exit_now(security_command(*client, cmd, sec));
+  if (balance)
+    exit_now(balance_command(*client, balance_cmd, balance_request,
+                             vm.count("json") > 0));
   if (is({"status"}))
     exit_now(print_status(client->status()));
   if (is({"cluster", "join", "*"}))

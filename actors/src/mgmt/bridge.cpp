@@ -9,6 +9,8 @@
 #include "envelope.hpp"
 #include "starling/actors/hidden_client.hpp"
 #include "starling/actors/mgmt/wire.hpp"
+#include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/wire.hpp"
 
@@ -107,6 +109,28 @@ public:
   }
 
   runtime::node_config config() override { return ctx_.config(); }
+
+  sm::outcome<json> balance(const std::string& node, const std::string& command,
+                            const json& request) override {
+    auto mq = ctx_.node->mqtt;
+    if (!mq || !mq->balancer)
+      return sm::unavailable("MQTT is not running on this node");
+    auto text = ask(mq->balancer, mqtt::rebalance_atom::value, command,
+                    request.dump(), node);
+    if (!text) {
+      // The balancer's refusals are the request's fault; a node that does
+      // not answer is not.
+      auto e = text.error();
+      if (e.message.find("no answer") == std::string::npos
+          && e.message.find("timeout") == std::string::npos)
+        return sm::bad_request(e.message);
+      return e;
+    }
+    auto j = json::parse(*text, nullptr, false);
+    if (j.is_discarded())
+      return sm::api_error{500, "INTERNAL_ERROR", "malformed answer: " + *text};
+    return j;
+  }
 
 private:
   template <class... Ts>

@@ -1,6 +1,7 @@
 #include "starling/actors/mqtt/broker.hpp"
 
 #include "starling/actors/mqtt/access.hpp"
+#include "starling/actors/mqtt/balancer.hpp"
 #include "starling/actors/mqtt/client_manager.hpp"
 #include "starling/actors/mqtt/connection.hpp"
 #include "starling/actors/mqtt/context.hpp"
@@ -16,6 +17,7 @@ void spawn_broker_actors(mqtt_context& ctx) {
   ctx.router = spawn_router(ctx);
   ctx.manager = spawn_client_manager(ctx);
   ctx.access_actor = spawn_access(ctx);
+  ctx.balancer = spawn_balancer(ctx);
 }
 
 std::string load_tls(mqtt_context& ctx) {

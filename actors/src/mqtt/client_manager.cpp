@@ -46,8 +46,19 @@ struct manager_state {
   caf::actor cm_shard; ///< this node's actor of the registry's shard
   caf::actor db;       ///< the db manager: registry writes
   uint64_t taken_over = 0, handed_over = 0;
+  // -- moving clients off this node (rebalance, evacuation) --
+  /// Client ids whose session is here without a connection.
+  std::set<std::string> offline;
+  /// Disconnected sessions asked to move to another node -> when. Not
+  /// counted while they go; back to `offline` if still here after
+  /// `leave_timeout` (the other node did not take them).
+  std::map<std::string, int64_t> leaving;
+  uint64_t evicted = 0, sent_away = 0, moved_here = 0;
   static inline const char* name = "mqtt_client_manager";
 };
+
+/// How long a session asked to move may take before it counts as here.
+constexpr int64_t leave_timeout_ms = 15'000;
 
 using manager_actor = caf::stateful_actor<manager_state>;
 
@@ -145,6 +156,52 @@ caf::result<std::string> clients_json(manager_actor* self) {
   return rp;
 }
 
+/// Forgets what the eviction agent knew of `id` (its session went).
+void forget(manager_state& st, const std::string& id) {
+  st.offline.erase(id);
+  st.leaving.erase(id);
+}
+
+/// Sessions that were asked to move and are still here count again.
+void expire_leaving(manager_actor* self) {
+  auto& st = self->state;
+  auto now = st.ctx->node->now_ms();
+  for (auto i = st.leaving.begin(); i != st.leaving.end();) {
+    if (now - i->second < leave_timeout_ms) {
+      ++i;
+      continue;
+    }
+    st.ctx->node->log->warning("session " + i->first
+                               + " was not taken by the node it was sent to; "
+                                 "it stays here");
+    st.offline.insert(i->first);
+    i = st.leaving.erase(i);
+  }
+}
+
+/// Moves up to `count` disconnected sessions to `nodes`, round robin: each
+/// node's client manager takes the session over from this one.
+void send_sessions_away(manager_actor* self, uint64_t count,
+                        const std::vector<std::string>& nodes) {
+  auto& st = self->state;
+  std::vector<caf::actor> to;
+  for (auto& n : nodes)
+    if (auto a = st.agents.find(n); a != st.agents.end())
+      to.push_back(a->second);
+  if (to.empty()) {
+    st.ctx->node->log->warning("cannot move sessions: none of the nodes asked "
+                               "for is running");
+    return;
+  }
+  size_t next = 0;
+  for (auto i = st.offline.begin(); i != st.offline.end() && count > 0; --count) {
+    self->send(to[next++ % to.size()], adopt_atom::value, *i);
+    st.leaving.emplace(*i, st.ctx->node->now_ms());
+    ++st.sent_away;
+    i = st.offline.erase(i);
+  }
+}
+
 caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
   auto& st = self->state;
   st.ctx = ctx;
@@ -177,6 +234,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         auto fx = self->state.registry->released(i->first);
         if (msg.reason != caf::exit_reason::user_shutdown)
           carry(self, fx);
+        forget(self->state, i->first);
         clients.erase(i);
         return;
       }
@@ -213,7 +271,56 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       if (!sender || sender.node() != self->node())
         return;
       self->state.clients.emplace(id, sender);
+      forget(self->state, id); // connected (or moved here, then offline)
       carry(self, self->state.registry->registered(id));
+    },
+    [self](offline_atom, const std::string& id) {
+      auto& st = self->state;
+      auto i = st.clients.find(id);
+      if (i != st.clients.end() && self->current_sender()
+          && i->second.address() == self->current_sender()->address()
+          && !st.leaving.count(id))
+        st.offline.insert(id);
+    },
+    [self](load_atom) -> caf::result<uint64_t, uint64_t> {
+      // This node's balancer, or a rebalance coordinator's (delegated).
+      if (!allowed(self))
+        return not_authenticated();
+      auto& st = self->state;
+      expire_leaving(self);
+      uint64_t away = st.offline.size() + st.leaving.size();
+      uint64_t connected = st.clients.size() > away ? st.clients.size() - away : 0;
+      return {connected, static_cast<uint64_t>(st.offline.size())};
+    },
+    [self](evict_conns_atom, uint64_t count, const std::string& server_reference) {
+      auto& st = self->state;
+      if (!from_own_system(self))
+        return;
+      for (auto i = st.clients.begin(); i != st.clients.end() && count > 0; ++i)
+        if (!st.offline.count(i->first) && !st.leaving.count(i->first)) {
+          self->send(i->second, evict_conns_atom::value, server_reference);
+          ++st.evicted;
+          --count;
+        }
+    },
+    [self](evict_sessions_atom, uint64_t count, const std::vector<std::string>& nodes) {
+      if (!from_own_system(self))
+        return;
+      expire_leaving(self);
+      send_sessions_away(self, count, nodes);
+    },
+    [self](adopt_atom, const std::string& id) {
+      // Another node's manager (through our node agent) sends us one of
+      // its disconnected sessions.
+      auto& st = self->state;
+      if (!allowed(self) || self->current_sender()->node() == self->node())
+        return;
+      if (st.clients.count(id))
+        return; // its client connected here meanwhile: that session asked
+      auto holder = caf::actor_cast<caf::actor>(self->current_sender());
+      st.clients.emplace(id, spawn_moved_session(self, *st.ctx, id, holder));
+      st.registry->hold(id);
+      ++st.moved_here;
     },
     [self](unregister_atom, const std::string& id, bool moved) -> caf::ok_atom {
       auto& st = self->state;
@@ -223,6 +330,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
           && self->current_sender()
           && i->second.address() == self->current_sender()->address()) {
         clients.erase(i);
+        forget(st, id);
         if (moved)
           ++st.handed_over;
         carry(self, st.registry->released(id));
@@ -360,7 +468,11 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
                + std::to_string(st.registry->stats().registered_again)
                + " erased while held here and written again, "
                + std::to_string(st.registry->stats().stale_erased)
-               + " naming this node for no session here erased";
+               + " naming this node for no session here erased; "
+               + std::to_string(st.offline.size()) + " disconnected, "
+               + std::to_string(st.evicted) + " clients evicted, "
+               + std::to_string(st.sent_away) + " sessions sent to / "
+               + std::to_string(st.moved_here) + " received from other nodes";
       });
     },
   };

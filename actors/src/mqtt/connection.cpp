@@ -159,12 +159,15 @@ void resume_reading(connection_broker* self, uint32_t attempt = 0) {
 
 /// A client over the listener's limits: its CONNECT is answered with the
 /// reason (MQTT 5 0x97 / 0x9F; 3.x: 3, server unavailable) and it goes.
-void refuse(connection_broker* self, const broker::connect& c) {
+void refuse(connection_broker* self, const broker::connect& c,
+            const std::string& server_reference = {}) {
   auto& st = self->state;
   auto code = broker::refusal_code(st.admitted);
   std::vector<uint8_t> out;
   broker::properties props;
   props.reason_string = broker::describe(st.admitted);
+  if (!server_reference.empty())
+    props.server_reference = server_reference;
   if (c.version != broker::protocol_version::v5)
     props = {};
   (void) broker::encode(broker::connack{false, code, props}, c.version, out);
@@ -180,6 +183,11 @@ void on_connect(connection_broker* self, broker::connect c) {
   auto& st = self->state;
   if (st.admitted != broker::admission::accepted)
     return refuse(self, c);
+  if (auto mq = st.ctx->mqtt; mq && mq->moving.refusing.load()) {
+    // A rebalance donor or a node being evacuated: use another server.
+    st.admitted = broker::admission::moved;
+    return refuse(self, c, *mq->moving.server_reference.get());
+  }
   client_origin origin{st.peer_host, st.peer, st.setup->name, false};
   if (st.setup->peer_cert_as_username && st.setup->tls)
     if (auto tls = static_cast<transport::tls_layer*>(st.stack.at(0)))

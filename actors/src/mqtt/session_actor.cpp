@@ -82,10 +82,13 @@ void set_connected(session_actor* self, bool connected) {
   if (connected == st.connected)
     return;
   st.connected = connected;
-  if (connected)
+  if (connected) {
     bump(st.ctx->stats.connections);
-  else
+  } else {
     drop(st.ctx->stats.connections);
+    if (!st.ending)
+      self->send(st.ctx->manager, offline_atom::value, st.client_id);
+  }
 }
 
 std::unique_ptr<broker::channel> make_channel(session_actor* self,
@@ -134,29 +137,25 @@ std::optional<broker::session> release_current(session_actor* self) {
   return st.current.chan->release_session();
 }
 
-/// The channel accepted a CONNECT. When another node holds the client's
-/// session, it is taken over from there first (or discarded there, with
-/// Clean Start); meanwhile this actor handles nothing else.
-void open_session(session_actor* self, const broker::open_session& o) {
-  auto& st = self->state;
-  if (st.current.chan || !st.holder) {
-    adopt(self, o, std::nullopt);
-    return;
-  }
-  auto holder = std::exchange(st.holder, caf::actor{});
-  st.move.fetch();
+/// Takes this client's session over from `holder` (another node's agent
+/// or client manager; empty bytes: none there, or discarded with Clean
+/// Start), then `next(existing)`. Meanwhile this actor handles nothing
+/// else.
+template <class Next>
+void fetch_session(session_actor* self, const caf::actor& holder,
+                   const std::string& id, bool clean_start, Next next) {
+  self->state.move.fetch();
   self
-    ->request(holder, takeover_timeout, takeover_atom::value, o.client_id,
-              o.clean_start)
+    ->request(holder, takeover_timeout, takeover_atom::value, id, clean_start)
     .await(
-      [self, o](const std::string& bytes, const caf::actor& old) {
+      [self, id, next](const std::string& bytes, const caf::actor& old) mutable {
         auto& st = self->state;
         std::optional<broker::session> existing;
         if (auto window = st.move.fetched(!bytes.empty())) {
           existing = decode_session(self->system(), bytes,
                                     st.ctx->live.get()->channel.session);
           if (!existing)
-            st.ctx->node->log->warning("session of " + o.client_id + " from "
+            st.ctx->node->log->warning("session of " + id + " from "
                                        + node_of(self, old)
                                        + " could not be read; starting anew");
           // Until the old node's routes are gone everywhere, messages may
@@ -167,15 +166,54 @@ void open_session(session_actor* self, const broker::open_session& o) {
           self->delayed_send(self, std::chrono::milliseconds(*window),
                              timer_atom::value, dedup_done, uint64_t{0});
         }
-        adopt(self, o, std::move(existing));
+        next(std::move(existing));
       },
-      [self, o](caf::error& err) {
-        auto& st = self->state;
-        st.move.fetched(false);
-        st.ctx->node->log->debug("no session of " + o.client_id
-                                 + " to take over: " + describe(err));
-        adopt(self, o, std::nullopt);
+      [self, id, next](caf::error& err) mutable {
+        self->state.move.fetched(false);
+        self->state.ctx->node->log->debug("no session of " + id
+                                          + " to take over: " + describe(err));
+        next(std::nullopt);
       });
+}
+
+/// The channel accepted a CONNECT. When another node holds the client's
+/// session, it is taken over from there first (or discarded there, with
+/// Clean Start).
+void open_session(session_actor* self, const broker::open_session& o) {
+  auto& st = self->state;
+  if (st.current.chan || !st.holder) {
+    adopt(self, o, std::nullopt);
+    return;
+  }
+  fetch_session(self, std::exchange(st.holder, caf::actor{}), o.client_id,
+                o.clean_start, [self, o](std::optional<broker::session> existing) {
+                  adopt(self, o, std::move(existing));
+                });
+}
+
+void end(session_actor* self, const std::string& reason, bool moved = false);
+
+/// A disconnected session moved here without its client (rebalance,
+/// evacuation): taken over from `holder`, then kept by a channel without
+/// a connection until the client comes back or the session expires.
+void host_moved(session_actor* self, const caf::actor& holder) {
+  auto id = self->state.client_id;
+  fetch_session(self, holder, id, false,
+                [self, id](std::optional<broker::session> existing) {
+                  auto& st = self->state;
+                  if (!existing) {
+                    end(self, "no session to move here");
+                    return;
+                  }
+                  st.ctx->node->log->debug("session " + id + " moved here from "
+                                           + st.taken_from + " without its client");
+                  self->send(st.ctx->manager, register_atom::value, id);
+                  self->send(st.ctx->manager, offline_atom::value, id);
+                  st.current = {make_channel(self, client_origin{}), nullptr};
+                  run(self,
+                      st.current.chan->host_moved(id, std::move(*existing), now(self)),
+                      nullptr);
+                });
 }
 
 /// Adopts the accepted channel with `existing` (from another node) or the
@@ -206,7 +244,7 @@ void adopt(session_actor* self, const broker::open_session& o,
 /// Ends this actor once the client manager has forgotten it; a CONNECT
 /// forwarded meanwhile goes back to the manager. A session that `moved`
 /// leaves the registry entry to its new node.
-void end(session_actor* self, const std::string& reason, bool moved = false) {
+void end(session_actor* self, const std::string& reason, bool moved) {
   auto& st = self->state;
   if (st.ending)
     return;
@@ -452,17 +490,22 @@ nlohmann::json client_json(session_actor* self) {
 
 caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
                          broker::connect first, caf::actor conn,
-                         client_origin origin, caf::actor holder) {
+                         client_origin origin, caf::actor holder,
+                         bool moved) {
   auto& st = self->state;
   st.ctx = ctx;
-  st.holder = std::move(holder);
   st.client_id = first.client_id;
   st.created_at_ms = ctx->node->now_ms();
   bump(ctx->stats.sessions);
   self->attach_functor([ctx] { drop(ctx->stats.sessions); });
   ctx->node->directory->add(caf::actor_cast<caf::actor>(self),
                             "session:" + st.client_id, "mqtt_session");
-  new_connection(self, first, conn, origin);
+  if (moved) {
+    host_moved(self, holder);
+  } else {
+    st.holder = std::move(holder);
+    new_connection(self, first, conn, origin);
+  }
   return {
     [self](connect_atom, const broker::connect& c, const caf::actor& conn,
            const client_origin& origin) {
@@ -612,6 +655,19 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         end(self, "kicked by an operator");
       return true;
     },
+    [self](evict_conns_atom, const std::string& server_reference) {
+      // Rebalance or evacuation: the client goes elsewhere (MQTT 5:
+      // DISCONNECT 0x9C with the Server Reference; 3.x: closed); the
+      // session stays for it to take over from its new node.
+      auto& st = self->state;
+      if (!from_own_system(self) || !st.current.chan || st.ending || st.moved_to
+          || st.current.chan->state() != broker::channel_state::connected)
+        return;
+      run(self,
+          st.current.chan->kick(broker::reason_code::use_another_server,
+                                now(self), server_reference),
+          st.current.conn);
+    },
     [self](inspect_atom) {
       return inspect_reply(self, *self->state.ctx->node->peers,
                            [&] { return describe(self); });
@@ -626,7 +682,16 @@ caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
                          const client_origin& origin,
                          const caf::actor& holder) {
   return manager->spawn<caf::linked>(session_fn, &ctx, std::move(first),
-                                    conn, origin, holder);
+                                    conn, origin, holder, false);
+}
+
+caf::actor spawn_moved_session(caf::event_based_actor* manager,
+                               mqtt_context& ctx, const std::string& client_id,
+                               const caf::actor& holder) {
+  broker::connect first;
+  first.client_id = client_id;
+  return manager->spawn<caf::linked>(session_fn, &ctx, std::move(first),
+                                    caf::actor{}, client_origin{}, holder, true);
 }
 
 } // namespace starling::actors::mqtt

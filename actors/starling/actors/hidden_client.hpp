@@ -59,6 +59,12 @@ public:
   /// Commits key = value for the whole cluster (the answer is the seqno).
   answer conf_set(const std::string& key, const std::string& value);
 
+  // -- rebalance and evacuation (sent to the node's balancer) --
+  /// `command`: rebalance_start, rebalance_stop, evacuation_start,
+  /// evacuation_stop, status, global_status; `args`: a JSON object (the
+  /// start options). The answer is the node's balance status (JSON).
+  answer balancer(const std::string& command, const std::string& args);
+
   // -- the replicated database (sent to the node's db manager) --
   answer rlog_status();
   /// Writes a record (a transaction on a regular table, the node's own

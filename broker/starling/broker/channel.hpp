@@ -199,7 +199,17 @@ public:
   /// disconnect. The Will is published, except for 0x8E, 0x9C and 0x9D,
   /// after which the client is expected to carry on elsewhere (EMQX does
   /// not publish it on takeover either). No-op unless connected.
-  effect_list kick(reason_code code, std::int64_t now_ms);
+  /// `server_reference` (MQTT 5, with 0x9C/0x9D): where to go instead.
+  effect_list kick(reason_code code, std::int64_t now_ms,
+                   const std::string& server_reference = {});
+
+  /// Hosts a disconnected session that moved here from another node
+  /// without its client (rebalance, evacuation): the channel becomes
+  /// `disconnected` with it, its subscriptions are registered here
+  /// (`subscribe_filter{existed}`) and its expiry interval starts again.
+  /// Messages delivered meanwhile queue; the client's next CONNECT takes
+  /// the session with `release_session()`. No-op unless `idle`.
+  effect_list host_moved(std::string client_id, session s, std::int64_t now_ms);
 
   /// Ends the session now (e.g. an operator discards it): kicks the
   /// connection with `code` if connected, publishes a pending Will (the
@@ -276,6 +286,7 @@ private:
   void accept_connect(const connect& c, effect_list& out);
   void refuse_connect(reason_code code, std::string why, effect_list& out);
   bool adopt_session(std::optional<session> existing, effect_list& out);
+  void resubscribe(effect_list& out) const;
   connack make_connack(bool session_present) const;
   std::uint32_t capped_session_expiry(std::uint32_t requested) const noexcept;
   void replay_early_packets(std::int64_t now, effect_list& out);

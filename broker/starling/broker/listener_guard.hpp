@@ -18,6 +18,8 @@ enum class admission : std::uint8_t {
   accepted,
   too_many_connections, ///< max_connections reached
   rate_exceeded,        ///< max_conn_rate reached
+  moved,                ///< clients are moved off this node (rebalance,
+                        ///< evacuation): MQTT 5 0x9C use another server
 };
 
 /// The CONNACK reason code of a refusal (success for `accepted`).

@@ -30,7 +30,10 @@ namespace starling::loadgen {
 /// closed, waiting for the broker's EOF so nothing sent is lost to a reset.
 /// Any surprise (refused, reset, a refused CONNACK or SUBACK, a malformed
 /// packet, the broker closing first) is fatal for the run: a benchmark with
-/// a silently missing client would report wrong figures.
+/// a silently missing client would report wrong figures. With --reconnect
+/// (conn mode) a client the broker disconnects or refuses connects again
+/// instead, 100 ms later: to the Server Reference of an MQTT 5 DISCONNECT
+/// or CONNACK, or else to the next host of the list.
 class connection {
 public:
   enum class state : std::uint8_t {
@@ -96,12 +99,18 @@ private:
   void flush();
   void watch_writable(bool on);
   void fail(const std::string& why);
+  /// The broker closed or refused this client: with --reconnect it
+  /// connects again (to `server_reference` when given), else the run fails.
+  void lost(const std::string& why, const std::optional<std::string>& server_reference = {});
   std::string describe() const;
 
   engine_context& ctx_;
   std::uint64_t position_;
   std::uint64_t index_;
   std::uint32_t slot_;
+  /// Index into the engine's targets; a Server Reference replaces it.
+  std::size_t target_ = 0;
+  std::optional<target> redirect_;
   int fd_ = -1;
   state state_ = state::idle;
   bool watching_writable_ = false;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct engine_context {
   /// Pre-encoded small packets, patched per use.
   std::vector<std::uint8_t> puback, pubrec, pubrel, pubcomp, pingreq,
       disconnect;
+
+  /// --reconnect: (when, slot) of connections to open again.
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> reconnects;
 
   /// Slots of publishers that became ready since the engine last looked.
   std::vector<std::uint32_t> newly_ready;

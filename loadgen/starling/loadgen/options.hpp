@@ -55,6 +55,10 @@ struct options {
   /// broker with Nagle on (Mosquitto's default) coalesces its writes in a
   /// flood instead of sending one small segment per message (see cli.md).
   bool delayed_ack = false;
+  /// conn: a client the broker disconnects or refuses (a rebalance, an
+  /// evacuation, a node going down) connects again, to the Server
+  /// Reference it was given (MQTT 5) or else to the next host.
+  bool reconnect = false;
   std::string json_file;            ///< write the summary here
   unsigned threads = 1;
   bool progress = true;             ///< one line per second on stderr

@@ -21,6 +21,9 @@ struct engine_stats {
   std::uint64_t out_of_order = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  std::uint64_t reconnects = 0; ///< --reconnect: connections opened again
+  std::uint64_t redirects = 0;  ///< ... of them to a Server Reference
+  std::uint64_t moved = 0;      ///< disconnects and refusals with 0x9C/0x9D
   std::uint64_t first_connect_ns = 0;
   std::uint64_t all_ready_ns = 0; ///< when `ready` reached the engine's count
   std::uint64_t first_send_ns = 0;
@@ -44,6 +47,9 @@ struct engine_stats {
     out_of_order += o.out_of_order;
     bytes_in += o.bytes_in;
     bytes_out += o.bytes_out;
+    reconnects += o.reconnects;
+    redirects += o.redirects;
+    moved += o.moved;
     first_connect_ns = earliest(first_connect_ns, o.first_connect_ns);
     all_ready_ns = std::max(all_ready_ns, o.all_ready_ns);
     first_send_ns = earliest(first_send_ns, o.first_send_ns);

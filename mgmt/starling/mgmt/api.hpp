@@ -74,6 +74,7 @@ std::vector<endpoint> cluster_endpoints();
 std::vector<endpoint> client_endpoints();
 std::vector<endpoint> auth_endpoints();
 std::vector<endpoint> config_endpoints();
+std::vector<endpoint> rebalance_endpoints();
 
 /// Matches `path` against `pattern`; the {params} on success.
 std::optional<std::map<std::string, std::string>>

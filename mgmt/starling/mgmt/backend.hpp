@@ -64,6 +64,13 @@ public:
   virtual outcome<uint64_t> configure(const runtime::config_changes& changes) = 0;
   /// The node's configuration in force (start-up values + the cluster's).
   virtual runtime::node_config config() = 0;
+  /// Rebalance and evacuation: `command` (rebalance_start, rebalance_stop,
+  /// evacuation_start, evacuation_stop, status, global_status) with the
+  /// start options `request`, carried out by `node`'s balancer (this node
+  /// or another running member). The answer is that node's status.
+  virtual outcome<nlohmann::json> balance(const std::string& node,
+                                          const std::string& command,
+                                          const nlohmann::json& request) = 0;
 };
 
 } // namespace starling::mgmt

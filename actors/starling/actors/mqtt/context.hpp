@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -19,6 +21,15 @@ class tls_context;
 }
 
 namespace starling::actors::mqtt {
+
+/// Whether this node sends its clients elsewhere (rebalance donor,
+/// evacuation): set by the balancer (balancer.hpp), read by every
+/// connection at CONNECT (CONNACK 0x9C, MQTT 3: 3 server unavailable).
+struct moving_clients {
+  std::atomic<bool> refusing{false};
+  /// HOST:PORT for MQTT 5 clients (the Server Reference); empty: none.
+  runtime::shared_value<std::string> server_reference;
+};
 
 /// What the MQTT actors of a node share; owned by run_node(), which
 /// outlives the actor system.
@@ -41,6 +52,9 @@ struct mqtt_context {
   /// The message delivery channel's outboxes, one per link of the pool
   /// (data_plane.hpp).
   std::vector<caf::actor> outboxes;
+  /// Rebalance and evacuation on this node (balancer.hpp).
+  caf::actor balancer;
+  moving_clients moving;
 };
 
 } // namespace starling::actors::mqtt

@@ -117,6 +117,44 @@ using routes_json_atom = caf::atom_constant<caf::atom("m_routesj")>;
 /// the running members' node agents, as the node agent last told it.
 using peer_agents_atom = caf::atom_constant<caf::atom("m_agents")>;
 
+// -- moving clients off a node (rebalance, evacuation; balancer.hpp) ------------
+/// session -> manager: (m_offline, id) its connection went, the session
+/// stays (a register_atom says it is connected again).
+using offline_atom = caf::atom_constant<caf::atom("m_offline")>;
+/// balancer -> manager: (m_load) -> (uint64 connections, uint64
+/// disconnected sessions) of this node.
+using load_atom = caf::atom_constant<caf::atom("m_load")>;
+/// balancer -> manager: (m_evictc, uint64 count, string server_reference):
+/// disconnect that many connected clients (MQTT 5: 0x9C + reference);
+/// manager -> session: (m_evictc, string server_reference).
+using evict_conns_atom = caf::atom_constant<caf::atom("m_evictc")>;
+/// balancer -> manager: (m_evicts, uint64 count, vector<string> nodes):
+/// move that many disconnected sessions to those nodes, round robin.
+using evict_sessions_atom = caf::atom_constant<caf::atom("m_evicts")>;
+/// manager -> a peer's node agent -> its manager: (m_adopt, id): take this
+/// disconnected session over from the sender and keep it until its client
+/// comes back or it expires.
+using adopt_atom = caf::atom_constant<caf::atom("m_adopt")>;
+/// -> node agent: (m_balancer) -> actor, the node's balancer.
+using balancer_atom = caf::atom_constant<caf::atom("m_balancer")>;
+/// -> balancer: (m_rebal, string command, string JSON arguments) -> string
+/// JSON (ctl, the management API, peers' balancers); commands:
+/// rebalance_start, rebalance_stop, evacuation_start, evacuation_stop,
+/// status, global_status. (m_rebal, command, arguments, string node): the
+/// same, carried out by that node's balancer.
+using rebalance_atom = caf::atom_constant<caf::atom("m_rebal")>;
+/// coordinator -> participant's balancer: (m_rbrole, bool health_failing,
+/// bool refusing): what a donor does now (both false: restored).
+using rb_role_atom = caf::atom_constant<caf::atom("m_rbrole")>;
+/// coordinator -> participant's balancer: (m_rbevict, uint64 count) evict
+/// that many connections; (m_rbevict, uint64 count, vector<string> nodes)
+/// move that many disconnected sessions to those nodes.
+using rb_evict_atom = caf::atom_constant<caf::atom("m_rbevict")>;
+/// balancer -> itself: (m_rbtick, uint64 generation) the rebalance's
+/// timer, (m_evtick, uint64 generation) the evacuation's.
+using rb_tick_atom = caf::atom_constant<caf::atom("m_rbtick")>;
+using ev_tick_atom = caf::atom_constant<caf::atom("m_evtick")>;
+
 // -- the message delivery channel (data_plane.hpp) -------------------------------
 /// (m_forward, string node, message) router -> outbox;
 /// (m_forward, message_wire) outbox -> the peer's inbox.

@@ -27,4 +27,13 @@ caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
                          const client_origin& origin,
                          const caf::actor& holder);
 
+/// Spawns the session actor of a disconnected session that moves here
+/// without its client (rebalance, evacuation): it takes the session over
+/// from `holder` (the client manager of the node that had it) and keeps
+/// it until the client connects or the session expires. It ends at once
+/// if there is nothing to take over.
+caf::actor spawn_moved_session(caf::event_based_actor* manager,
+                               mqtt_context& ctx, const std::string& client_id,
+                               const caf::actor& holder);
+
 } // namespace starling::actors::mqtt
