@@ -1,6 +1,8 @@
 #include "starling/broker/balance_request.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "starling/runtime/node_config.hpp"
@@ -16,8 +18,15 @@ std::string text_of(const json& v) {
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
-std::optional<std::string> positive(const json& v, const char* name,
-                                    std::uint64_t& out) {
+using error = std::optional<std::string>;
+
+/// One field a request may carry, and how it is read into the options.
+struct field {
+  const char* name;
+  std::function<error(const json&)> read;
+};
+
+error positive(const json& v, const char* name, std::uint64_t& out) {
   std::string t = text_of(v);
   if (v.is_number_integer() && v.get<std::int64_t>() > 0) {
     out = static_cast<std::uint64_t>(v.get<std::int64_t>());
@@ -31,7 +40,7 @@ std::optional<std::string> positive(const json& v, const char* name,
   return std::string(name) + ": '" + t + "' is not a positive whole number";
 }
 
-std::optional<std::string> ratio(const json& v, const char* name, double& out) {
+error ratio(const json& v, const char* name, double& out) {
   std::string t = text_of(v);
   double x = 0;
   if (v.is_number()) {
@@ -53,7 +62,7 @@ std::optional<std::string> ratio(const json& v, const char* name, double& out) {
 }
 
 /// Seconds (a number, or digits) or a duration ("60s", "500ms").
-std::optional<std::string> wait(const json& v, const char* name, std::int64_t& out_ms) {
+error wait(const json& v, const char* name, std::int64_t& out_ms) {
   std::string t = text_of(v);
   std::optional<std::uint64_t> ms;
   if (v.is_number_integer() && v.get<std::int64_t>() >= 0)
@@ -72,8 +81,7 @@ std::optional<std::string> wait(const json& v, const char* name, std::int64_t& o
 }
 
 /// A list of node names: a JSON array, or "a,b" as ctl passes it.
-std::optional<std::string> names(const json& v, const char* name,
-                                 std::vector<std::string>& out) {
+error names(const json& v, const char* name, std::vector<std::string>& out) {
   out.clear();
   if (v.is_string()) {
     std::string t = v.get<std::string>(), one;
@@ -107,21 +115,46 @@ std::optional<std::string> names(const json& v, const char* name,
   return std::nullopt;
 }
 
-/// Every field of `j` must be one of `known`.
-std::optional<std::string> only(const json& j, std::initializer_list<const char*> known) {
+/// A field read by `reader(value, name, out)`.
+template <class T>
+field with(const char* name, error (*reader)(const json&, const char*, T&), T& out) {
+  return {name, [=, &out](const json& v) { return reader(v, name, out); }};
+}
+
+/// The eviction rates and waits both requests have.
+std::vector<field> common_fields(std::uint64_t& conn_rate, std::uint64_t& sess_rate,
+                                 std::int64_t& wait_health_check_ms,
+                                 std::int64_t& wait_takeover_ms) {
+  return {with("conn_evict_rate", positive, conn_rate),
+          with("sess_evict_rate", positive, sess_rate),
+          with("wait_health_check", wait, wait_health_check_ms),
+          with("wait_takeover", wait, wait_takeover_ms)};
+}
+
+/// Reads every field of `j` with its reader; a field not in `fields` is
+/// an error naming the known ones.
+error read_fields(const json& j, const std::vector<field>& fields) {
   if (!j.is_object())
     return std::string("the request must be a JSON object");
-  for (auto& [key, _] : j.items()) {
-    bool found = false;
-    for (auto k : known)
-      found = found || key == k;
-    if (!found) {
+  for (auto& [key, value] : j.items()) {
+    auto f = std::find_if(fields.begin(), fields.end(),
+                          [&](const field& x) { return key == x.name; });
+    if (f == fields.end()) {
       std::string list;
-      for (auto k : known)
-        list += (list.empty() ? "" : ", ") + std::string(k);
+      for (auto& x : fields)
+        list += (list.empty() ? "" : ", ") + std::string(x.name);
       return "unknown field '" + key + "' (known: " + list + ")";
     }
+    if (auto err = f->read(value))
+      return err;
   }
+  return std::nullopt;
+}
+
+error server_reference(const json& v, const char*, std::string& out) {
+  if (!v.is_string())
+    return std::string("redirect_to: a server reference (HOST:PORT) is expected");
+  out = v.get<std::string>();
   return std::nullopt;
 }
 
@@ -130,61 +163,28 @@ std::optional<std::string> only(const json& j, std::initializer_list<const char*
 std::optional<std::string> read_rebalance_request(const nlohmann::json& j,
                                                   rebalance_options& out,
                                                   std::vector<std::string>& nodes) {
-  if (auto err = only(j, {"nodes", "conn_evict_rate", "sess_evict_rate",
-                          "wait_health_check", "wait_takeover", "abs_conn_threshold",
-                          "rel_conn_threshold", "abs_sess_threshold",
-                          "rel_sess_threshold"}))
-    return err;
   nodes.clear();
-  std::optional<std::string> err;
-  auto has = [&](const char* k) { return !err && j.contains(k); };
-  if (has("nodes"))
-    err = names(j["nodes"], "nodes", nodes);
-  if (has("conn_evict_rate"))
-    err = positive(j["conn_evict_rate"], "conn_evict_rate", out.conn_evict_rate);
-  if (has("sess_evict_rate"))
-    err = positive(j["sess_evict_rate"], "sess_evict_rate", out.sess_evict_rate);
-  if (has("wait_health_check"))
-    err = wait(j["wait_health_check"], "wait_health_check", out.wait_health_check_ms);
-  if (has("wait_takeover"))
-    err = wait(j["wait_takeover"], "wait_takeover", out.wait_takeover_ms);
-  if (has("abs_conn_threshold"))
-    err = positive(j["abs_conn_threshold"], "abs_conn_threshold", out.abs_conn_threshold);
-  if (has("rel_conn_threshold"))
-    err = ratio(j["rel_conn_threshold"], "rel_conn_threshold", out.rel_conn_threshold);
-  if (has("abs_sess_threshold"))
-    err = positive(j["abs_sess_threshold"], "abs_sess_threshold", out.abs_sess_threshold);
-  if (has("rel_sess_threshold"))
-    err = ratio(j["rel_sess_threshold"], "rel_sess_threshold", out.rel_sess_threshold);
-  if (!err && j.contains("nodes") && nodes.size() < 2)
-    err = "nodes: a rebalance needs at least two nodes";
-  return err;
+  auto fields = common_fields(out.conn_evict_rate, out.sess_evict_rate,
+                              out.wait_health_check_ms, out.wait_takeover_ms);
+  fields.insert(fields.begin(), with("nodes", names, nodes));
+  fields.push_back(with("abs_conn_threshold", positive, out.abs_conn_threshold));
+  fields.push_back(with("rel_conn_threshold", ratio, out.rel_conn_threshold));
+  fields.push_back(with("abs_sess_threshold", positive, out.abs_sess_threshold));
+  fields.push_back(with("rel_sess_threshold", ratio, out.rel_sess_threshold));
+  if (auto err = read_fields(j, fields))
+    return err;
+  if (j.contains("nodes") && nodes.size() < 2)
+    return std::string("nodes: a rebalance needs at least two nodes");
+  return std::nullopt;
 }
 
 std::optional<std::string> read_evacuation_request(const nlohmann::json& j,
                                                    evacuation_options& out) {
-  if (auto err = only(j, {"redirect_to", "migrate_to", "conn_evict_rate",
-                          "sess_evict_rate", "wait_health_check", "wait_takeover"}))
-    return err;
-  std::optional<std::string> err;
-  auto has = [&](const char* k) { return !err && j.contains(k); };
-  if (has("redirect_to")) {
-    if (!j["redirect_to"].is_string())
-      err = "redirect_to: a server reference (HOST:PORT) is expected";
-    else
-      out.redirect_to = j["redirect_to"].get<std::string>();
-  }
-  if (has("migrate_to"))
-    err = names(j["migrate_to"], "migrate_to", out.migrate_to);
-  if (has("conn_evict_rate"))
-    err = positive(j["conn_evict_rate"], "conn_evict_rate", out.conn_evict_rate);
-  if (has("sess_evict_rate"))
-    err = positive(j["sess_evict_rate"], "sess_evict_rate", out.sess_evict_rate);
-  if (has("wait_health_check"))
-    err = wait(j["wait_health_check"], "wait_health_check", out.wait_health_check_ms);
-  if (has("wait_takeover"))
-    err = wait(j["wait_takeover"], "wait_takeover", out.wait_takeover_ms);
-  return err;
+  auto fields = common_fields(out.conn_evict_rate, out.sess_evict_rate,
+                              out.wait_health_check_ms, out.wait_takeover_ms);
+  fields.insert(fields.begin(), {with("redirect_to", server_reference, out.redirect_to),
+                                 with("migrate_to", names, out.migrate_to)});
+  return read_fields(j, fields);
 }
 
 } // namespace starling::broker
