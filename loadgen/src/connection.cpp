@@ -66,21 +66,14 @@ void connection::fail(const std::string& why) {
 /// "host:port" with a numeric IPv4 host, as a Server Reference; else
 /// nullopt (a name is not resolved here: the next host is used instead).
 static std::optional<target> parse_reference(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos)
-    return std::nullopt;
-  auto host = parse_ipv4(text.substr(0, colon));
-  auto port_text = text.substr(colon + 1);
-  if (!host || port_text.empty() || port_text.size() > 5
-      || port_text.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  auto port = std::stoul(port_text);
-  if (port == 0 || port > 65535)
+  auto parsed = split_host_port(text);
+  auto host = parsed ? parse_ipv4(parsed->host) : std::nullopt;
+  if (!host || !parsed->port)
     return std::nullopt;
   target t;
   t.addr.sin_family = AF_INET;
   t.addr.sin_addr = *host;
-  t.addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  t.addr.sin_port = htons(*parsed->port);
   t.text = text;
   return t;
 }

@@ -43,6 +43,20 @@ std::optional<bench_mode> parse_mode(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<host_port> split_host_port(std::string_view text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    return host_port{std::string(text), std::nullopt};
+  auto digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5
+      || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  auto port = std::stoul(std::string(digits));
+  if (port == 0 || port > 65535)
+    return std::nullopt;
+  return host_port{std::string(text.substr(0, colon)), static_cast<std::uint16_t>(port)};
+}
+
 std::optional<in_addr> parse_ipv4(std::string_view text) {
   in_addr a{};
   std::string s(text);

@@ -35,17 +35,11 @@ std::variant<std::vector<target>, std::string> resolve(const options& o) {
   std::vector<target> out;
   for (const auto& entry : o.hosts) {
     // "host" (the -p port) or "host:port".
-    auto host = entry;
-    auto port = o.port;
-    if (auto colon = entry.rfind(':'); colon != std::string::npos) {
-      host = entry.substr(0, colon);
-      auto digits = entry.substr(colon + 1);
-      if (digits.empty() || digits.size() > 5
-          || digits.find_first_not_of("0123456789") != std::string::npos
-          || std::stoul(digits) == 0 || std::stoul(digits) > 65535)
-        return "-h/--host '" + entry + "': the port must be 1..65535";
-      port = static_cast<std::uint16_t>(std::stoul(digits));
-    }
+    auto parsed = split_host_port(entry);
+    if (!parsed)
+      return "-h/--host '" + entry + "': the port must be 1..65535";
+    const auto& host = parsed->host;
+    auto port = parsed->port.value_or(o.port);
     addrinfo hints{};
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;

@@ -120,3 +120,19 @@ TEST_CASE("loadgen options: lists and modes") {
   CHECK(parse_ipv4("127.0.0.3"));
   CHECK_FALSE(parse_ipv4("127.0.0"));
 }
+
+TEST_CASE("loadgen options: host or host:port, as -h and a Server Reference give it") {
+  using starling::loadgen::split_host_port;
+  auto a = split_host_port("127.0.0.1");
+  REQUIRE(a);
+  CHECK(a->host == "127.0.0.1");
+  CHECK_FALSE(a->port);
+  auto b = split_host_port("broker.local:1884");
+  REQUIRE(b);
+  CHECK(b->host == "broker.local");
+  CHECK(b->port == 1884);
+  CHECK_FALSE(split_host_port("h:0"));
+  CHECK_FALSE(split_host_port("h:65536"));
+  CHECK_FALSE(split_host_port("h:"));
+  CHECK_FALSE(split_host_port("h:18x3"));
+}

@@ -81,6 +81,15 @@ std::vector<std::string> split_list(std::string_view text);
 /// bench_mode from its name, or nullopt.
 std::optional<bench_mode> parse_mode(std::string_view text);
 
+/// A broker address as -h or a Server Reference gives it.
+struct host_port {
+  std::string host;
+  std::optional<std::uint16_t> port; ///< none: the -p port
+};
+
+/// "host" or "host:port"; nullopt when the port is not 1..65535.
+std::optional<host_port> split_host_port(std::string_view text);
+
 /// An IPv4 address in dotted form, or nullopt.
 std::optional<in_addr> parse_ipv4(std::string_view text);
 
