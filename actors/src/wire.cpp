@@ -85,6 +85,10 @@ bool is_removed(const caf::error& err) {
   return err.category() == error_category && err.code() == removed_code;
 }
 
+bool is_refusal(const caf::error& err) {
+  return err.category() == error_category && err.code() == text_code;
+}
+
 std::string describe(const caf::error& err) {
   if (!err)
     return "no error";

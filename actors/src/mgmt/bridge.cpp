@@ -115,17 +115,12 @@ public:
     auto mq = ctx_.node->mqtt;
     if (!mq || !mq->balancer)
       return sm::unavailable("MQTT is not running on this node");
-    auto text = ask(mq->balancer, mqtt::rebalance_atom::value, command,
-                    request.dump(), node);
-    if (!text) {
-      // The balancer's refusals are the request's fault; a node that does
-      // not answer is not.
-      auto e = text.error();
-      if (e.message.find("no answer") == std::string::npos
-          && e.message.find("timeout") == std::string::npos)
-        return sm::bad_request(e.message);
-      return e;
-    }
+    // The balancer's refusals are the request's fault (400); a node that
+    // does not answer is not (503).
+    auto text = ask_as(sm::bad_request, mq->balancer, mqtt::rebalance_atom::value,
+                       command, request.dump(), node);
+    if (!text)
+      return text.error();
     auto j = json::parse(*text, nullptr, false);
     if (j.is_discarded())
       return sm::api_error{500, "INTERNAL_ERROR", "malformed answer: " + *text};
@@ -135,14 +130,26 @@ public:
 private:
   template <class... Ts>
   sm::outcome<std::string> ask(const caf::actor& dest, Ts&&... xs) {
+    return ask_as(sm::unavailable, dest, std::forward<Ts>(xs)...);
+  }
+
+  /// Like ask(); `refused` makes the API error of the actor's own refusal
+  /// (fail()). Timeouts and lost nodes are 503.
+  template <class... Ts>
+  sm::outcome<std::string> ask_as(sm::api_error (*refused)(std::string),
+                                  const caf::actor& dest, Ts&&... xs) {
     caf::scoped_actor self{*ctx_.node->sys};
     std::optional<std::string> text;
     std::string why = "no answer";
+    bool refusal = false;
     self->request(dest, http_bound, std::forward<Ts>(xs)...)
       .receive([&](std::string& t) { text = std::move(t); },
-               [&](caf::error& err) { why = describe(err); });
+               [&](caf::error& err) {
+                 why = describe(err);
+                 refusal = is_refusal(err);
+               });
     if (!text)
-      return sm::unavailable(why);
+      return refusal ? refused(why) : sm::unavailable(why);
     return *text;
   }
 

@@ -34,7 +34,6 @@ constexpr auto peer_timeout = std::chrono::seconds(5);
 /// A rebalance this node coordinates.
 struct coordination {
   sb::rebalance machine;
-  sb::rebalance_options options;
   std::map<std::string, caf::actor> balancers; ///< participant -> its balancer
   std::vector<sb::node_load> loads;            ///< as last counted
   uint64_t gen = 0;                            ///< the current timer
@@ -290,8 +289,8 @@ json rebalance_json(balancer_actor* self) {
   return {{"process", "rebalance"},
           {"state", sb::to_string(rb.machine.current())},
           {"coordinator_node", self->state.me},
-          {"connection_eviction_rate", rb.options.conn_evict_rate},
-          {"session_eviction_rate", rb.options.sess_evict_rate},
+          {"connection_eviction_rate", rb.machine.options().conn_evict_rate},
+          {"session_eviction_rate", rb.machine.options().sess_evict_rate},
           {"donors", rb.machine.donors()},
           {"recipients", rb.machine.recipients()},
           {"donor_avg", rb.machine.donor_avg()},
@@ -389,7 +388,6 @@ caf::result<std::string> start_rebalance(balancer_actor* self, const json& args)
                 rp.deliver(fail(*err));
                 return;
               }
-              rb.options = options;
               rb.loads = loads;
               rb.balancers = *bal;
               for (auto& [n, b] : rb.balancers)

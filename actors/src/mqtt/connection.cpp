@@ -160,12 +160,12 @@ void resume_reading(connection_broker* self, uint32_t attempt = 0) {
 /// A client over the listener's limits: its CONNECT is answered with the
 /// reason (MQTT 5 0x97 / 0x9F; 3.x: 3, server unavailable) and it goes.
 void refuse(connection_broker* self, const broker::connect& c,
-            const std::string& server_reference = {}) {
+            broker::admission why, const std::string& server_reference = {}) {
   auto& st = self->state;
-  auto code = broker::refusal_code(st.admitted);
+  auto code = broker::refusal_code(why);
   std::vector<uint8_t> out;
   broker::properties props;
-  props.reason_string = broker::describe(st.admitted);
+  props.reason_string = broker::describe(why);
   if (!server_reference.empty())
     props.server_reference = server_reference;
   if (c.version != broker::protocol_version::v5)
@@ -175,19 +175,18 @@ void refuse(connection_broker* self, const broker::connect& c,
   st.ctx->log->warning("MQTT listener " + st.setup->name + " refused "
                        + (c.client_id.empty() ? "a client" : c.client_id)
                        + " from " + st.peer + ": "
-                       + broker::describe(st.admitted));
-  shut(self, "refused: " + broker::describe(st.admitted), false);
+                       + broker::describe(why));
+  shut(self, "refused: " + broker::describe(why), false);
 }
 
 void on_connect(connection_broker* self, broker::connect c) {
   auto& st = self->state;
   if (st.admitted != broker::admission::accepted)
-    return refuse(self, c);
-  if (auto mq = st.ctx->mqtt; mq && mq->moving.refusing.load()) {
+    return refuse(self, c, st.admitted);
+  if (auto mq = st.ctx->mqtt; mq && mq->moving.refusing.load())
     // A rebalance donor or a node being evacuated: use another server.
-    st.admitted = broker::admission::moved;
-    return refuse(self, c, *mq->moving.server_reference.get());
-  }
+    return refuse(self, c, broker::admission::moved,
+                  *mq->moving.server_reference.get());
   client_origin origin{st.peer_host, st.peer, st.setup->name, false};
   if (st.setup->peer_cert_as_username && st.setup->tls)
     if (auto tls = static_cast<transport::tls_layer*>(st.stack.at(0)))

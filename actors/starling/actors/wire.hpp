@@ -130,6 +130,9 @@ caf::error local_only();
 /// automatic rejoin was refused): it stops dialling that member.
 caf::error fail_removed(std::string text);
 bool is_removed(const caf::error& err);
+/// Whether `err` is an actor's own refusal (fail()), not a timeout or a
+/// lost node.
+bool is_refusal(const caf::error& err);
 
 /// The sentence inside `err` (ours), or CAF's error said in plain words.
 std::string describe(const caf::error& err);

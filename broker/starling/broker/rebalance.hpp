@@ -91,6 +91,7 @@ public:
   rebalance_effects node_down(const std::string& node);
 
   phase current() const { return phase_; }
+  const rebalance_options& options() const { return options_; }
   const std::vector<std::string>& donors() const { return donors_; }
   const std::vector<std::string>& recipients() const { return recipients_; }
   /// The averages of the last round (connections, or disconnected
