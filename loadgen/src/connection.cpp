@@ -96,6 +96,8 @@ void connection::lost(const std::string& why,
     redirect_ = parse_reference(*server_reference);
   if (redirect_)
     ++ctx_.stats.redirects;
+  else if (auto& to = ctx_.reconnect_targets; !to.empty())
+    redirect_ = to[ctx_.next_reconnect++ % to.size()];
   else
     target_ = (target_ + 1) % ctx_.targets.size();
   ++ctx_.stats.reconnects;

@@ -139,6 +139,8 @@ std::optional<std::string> check_connection(options& o) {
     return "--filters-per-client must be >= 1";
   if (o.reconnect && o.mode != bench_mode::conn)
     return "--reconnect is for conn mode only";
+  if (!o.reconnect_hosts.empty() && !o.reconnect)
+    return "--reconnect-to needs --reconnect";
   if (o.duration_s < 0 || o.idle_exit_s < 0)
     return "--duration and --idle-exit must be >= 0 seconds";
   return std::nullopt;

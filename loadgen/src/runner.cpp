@@ -30,14 +30,17 @@ extern "C" void on_signal(int sig) {
   caught_signal.store(sig);
 }
 
-/// The broker addresses, or why a host does not resolve.
-std::variant<std::vector<target>, std::string> resolve(const options& o) {
+/// The broker addresses of `entries` (given with `flag`), or why a host
+/// does not resolve.
+std::variant<std::vector<target>, std::string>
+resolve(const std::vector<std::string>& entries, const char* flag,
+        const options& o) {
   std::vector<target> out;
-  for (const auto& entry : o.hosts) {
+  for (const auto& entry : entries) {
     // "host" (the -p port) or "host:port".
     auto parsed = split_host_port(entry);
     if (!parsed)
-      return "-h/--host '" + entry + "': the port must be 1..65535";
+      return std::string(flag) + " '" + entry + "': the port must be 1..65535";
     const auto& host = parsed->host;
     auto port = parsed->port.value_or(o.port);
     addrinfo hints{};
@@ -166,11 +169,13 @@ int finish(const options& o, const summary& s, std::ostream& out,
 } // namespace
 
 int run_bench(const options& o, std::ostream& out, std::ostream& err) {
-  auto resolved = resolve(o);
-  if (auto* why = std::get_if<std::string>(&resolved)) {
-    err << "starling bench: " << *why << std::endl;
-    return 1;
-  }
+  auto resolved = resolve(o.hosts, "-h/--host", o);
+  auto again = resolve(o.reconnect_hosts, "--reconnect-to", o);
+  for (auto* r : {&resolved, &again})
+    if (auto* why = std::get_if<std::string>(r)) {
+      err << "starling bench: " << *why << std::endl;
+      return 1;
+    }
   if (auto why = raise_nofile(o.count); !why.empty()) {
     err << "starling bench: " << why << std::endl;
     return 1;
@@ -184,7 +189,8 @@ int run_bench(const options& o, std::ostream& out, std::ostream& err) {
   std::vector<std::unique_ptr<engine>> engines;
   for (unsigned i = 0; i < o.threads; ++i)
     engines.push_back(std::make_unique<engine>(
-        o, i, std::get<std::vector<target>>(resolved), sources, run_id, shared));
+        o, i, std::get<std::vector<target>>(resolved),
+        std::get<std::vector<target>>(again), sources, run_id, shared));
   auto start = monotonic_ns();
   auto old_mask = block_signals();
   std::vector<std::thread> threads;

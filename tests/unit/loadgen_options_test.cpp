@@ -111,6 +111,18 @@ TEST_CASE("loadgen options: connection settings") {
   CHECK(problem(o).empty());
 }
 
+TEST_CASE("loadgen options: reconnecting is for conn mode, and --reconnect-to needs it") {
+  auto o = pub();
+  o.reconnect = true;
+  CHECK(says(problem(o), "--reconnect is for conn mode only"));
+  options c;
+  c.mode = bench_mode::conn;
+  c.reconnect_hosts = {"127.0.0.1:1884", "127.0.0.1:1885"};
+  CHECK(says(problem(c), "--reconnect-to needs --reconnect"));
+  c.reconnect = true;
+  CHECK(problem(c).empty());
+}
+
 TEST_CASE("loadgen options: lists and modes") {
   CHECK(split_list("a,b,,c") == std::vector<std::string>{"a", "b", "c"});
   CHECK(split_list("").empty());

@@ -58,6 +58,8 @@ const char* usage =
   "      --reconnect          conn: a client the broker disconnects or refuses\n"
   "                           connects again, to the MQTT 5 Server Reference\n"
   "                           or the next host (rebalance, evacuation)\n"
+  "      --reconnect-to H[:P][,H[:P]..]  with --reconnect: reconnect round\n"
+  "                           robin over these instead (a load balancer)\n"
   "      --delayed-ack        delay TCP ACKs (TCP_QUICKACK off after each\n"
   "                           read): floods from a broker with Nagle on\n"
   "      --json FILE          write the summary as JSON\n"
@@ -105,6 +107,7 @@ po::options_description describe() {
     ("idle-exit", po::value<double>())
     ("delayed-ack", "")
     ("reconnect", "")
+    ("reconnect-to", po::value<std::string>())
     ("json", po::value<std::string>())
     ("quiet", "")
     ("help", "");
@@ -176,6 +179,8 @@ std::string to_options(const po::variables_map& vm, loadgen::options& o) {
       return "-C/--clean must be true or false, not '" + *c + "'";
     o.clean_start = *b;
   }
+  if (auto r = str("reconnect-to"))
+    o.reconnect_hosts = loadgen::split_list(*r);
   if (auto a = str("ifaddr"))
     o.ifaddrs = loadgen::split_list(*a);
   o.prefix = str("prefix").value_or("");

@@ -108,7 +108,8 @@ private:
   std::uint64_t position_;
   std::uint64_t index_;
   std::uint32_t slot_;
-  /// Index into the engine's targets; a Server Reference replaces it.
+  /// Index into the engine's targets; a Server Reference or a
+  /// --reconnect-to host (redirect_) replaces it until the next loss.
   std::size_t target_ = 0;
   std::optional<target> redirect_;
   int fd_ = -1;

@@ -39,7 +39,7 @@ struct run_shared {
 class engine {
 public:
   engine(const options& o, unsigned id, std::vector<target> targets,
-         std::vector<in_addr> sources, std::uint32_t run_id,
+         std::vector<target> reconnect_targets, std::vector<in_addr> sources, std::uint32_t run_id,
          run_shared& shared);
   ~engine();
 

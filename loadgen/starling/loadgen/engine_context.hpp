@@ -32,6 +32,9 @@ struct engine_context {
   broker::protocol_version version;
   topic_template topic;
   std::vector<target> targets;  ///< round robin by client position
+  /// --reconnect-to, round robin over the engine's reconnections.
+  std::vector<target> reconnect_targets;
+  std::size_t next_reconnect = 0;
   std::vector<in_addr> sources; ///< --ifaddr, round robin; empty: kernel's choice
   std::uint32_t run_id = 0;
   /// Connections this engine runs: `stats.all_ready_ns` is set when

@@ -59,6 +59,10 @@ struct options {
   /// evacuation, a node going down) connects again, to the Server
   /// Reference it was given (MQTT 5) or else to the next host.
   bool reconnect = false;
+  /// --reconnect-to: where clients reconnect without a Server Reference,
+  /// one after another across the engine's reconnections (as a load
+  /// balancer in front of the nodes would); empty: each client's next host.
+  std::vector<std::string> reconnect_hosts;
   std::string json_file;            ///< write the summary here
   unsigned threads = 1;
   bool progress = true;             ///< one line per second on stderr
