@@ -103,15 +103,23 @@ bool rebalance::evict(const std::vector<node_load>& loads, bool sessions,
   auto rel = sessions ? options_.rel_sess_threshold : options_.rel_conn_threshold;
   if (within_thresholds(donor_avg_, recipient_avg_, abs, rel))
     return false;
+  // Evicted clients land on recipients, so a donor gives away no more than
+  // what it holds above the mean of all participants: stopping at the
+  // recipients' average would move the excess over to them (400 and 200
+  // would become 200 and 400).
+  auto participants = donors_;
+  participants.insert(participants.end(), recipients_.begin(), recipients_.end());
+  auto goal = average(all, participants);
   auto rate = sessions ? options_.sess_evict_rate : options_.conn_evict_rate;
   auto per_round = std::max<std::uint64_t>(
     1, rate * static_cast<std::uint64_t>(options_.evict_interval_ms) / 1000);
   for (auto& node : donors_) {
     auto i = all.find(node);
-    if (i == all.end() || i->second <= recipient_avg_)
+    // At or below the mean (clients evicted last round may not have
+    // reconnected yet): nothing this round.
+    if (i == all.end() || i->second <= goal)
       continue;
-    // No further than down to the recipients' average.
-    auto above = static_cast<std::uint64_t>(std::ceil(i->second - recipient_avg_));
+    auto above = static_cast<std::uint64_t>(std::ceil(i->second - goal));
     rebalance_effect e;
     e.what = sessions ? rebalance_effect::evict_sessions
                       : rebalance_effect::evict_connections;
