@@ -169,7 +169,7 @@ json evacuation_json(balancer_actor* self) {
           {"connection_goal", 0},
           {"session_goal", 0},
           {"redirect_to", o.redirect_to},
-          {"session_recipients", o.migrate_to},
+          {"session_recipients", ev.machine.session_targets()},
           {"wait_health_check", o.wait_health_check_ms / 1000.0},
           {"wait_takeover", o.wait_takeover_ms / 1000.0},
           {"started_at", ev.started_at_ms},

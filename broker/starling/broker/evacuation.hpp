@@ -80,6 +80,8 @@ public:
     return phase_ != phase::disabled && phase_ != phase::waiting_health_check;
   }
   const evacuation_options& options() const { return options_; }
+  /// The nodes sessions go to: migrate_to, or the others at the start.
+  const std::vector<std::string>& session_targets() const { return targets_; }
   /// The state to persist: one line per field.
   std::string to_text() const;
 
