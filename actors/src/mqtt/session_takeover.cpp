@@ -1,0 +1,215 @@
+// The session actor: a session moving between channels here and between
+// nodes (takeover, hand-over, moved sessions). broker::session_move keeps
+// the phases, held messages and dedup window.
+
+#include "session_state.hpp"
+
+#include "starling/actors/actor_directory.hpp"
+#include "starling/actors/mqtt/message_wire.hpp"
+#include "starling/actors/mqtt/protocol.hpp"
+#include "starling/actors/node_context.hpp"
+#include "starling/actors/peer_registry.hpp"
+#include "starling/actors/wire.hpp"
+
+namespace starling::actors::mqtt::session_detail {
+
+void adopt(session_actor* self, const broker::open_session& o,
+           std::optional<broker::session> existing);
+
+/// The cluster name of the node `a` lives on.
+std::string node_of(session_actor* self, const caf::actor& a) {
+  if (!a)
+    return "?";
+  if (auto p = self->state.ctx->node->peers->find(a.node()))
+    return p->name;
+  return to_string(a.node());
+}
+
+/// Takes the session from the current channel for a new one (here or on
+/// another node), kicking its connection (0x8E) if it is still open. The
+/// session is not ending, it is taken over.
+std::optional<broker::session> release_current(session_actor* self) {
+  auto& st = self->state;
+  st.replacing = true;
+  if (st.current.chan->state() == broker::channel_state::connected)
+    run(self,
+        st.current.chan->kick(broker::reason_code::session_taken_over,
+                              now(self)),
+        st.current.conn);
+  st.replacing = false;
+  return st.current.chan->release_session();
+}
+
+/// Takes this client's session over from `holder` (another node's agent
+/// or client manager; empty bytes: none there, or discarded with Clean
+/// Start), then `next(existing)`. Meanwhile this actor handles nothing
+/// else.
+template <class Next>
+void fetch_session(session_actor* self, const caf::actor& holder,
+                   const std::string& id, bool clean_start, Next next) {
+  self->state.move.fetch();
+  self
+    ->request(holder, takeover_timeout, takeover_atom::value, id, clean_start)
+    .await(
+      [self, id, next](const std::string& bytes, const caf::actor& old) mutable {
+        auto& st = self->state;
+        std::optional<broker::session> existing;
+        if (auto window = st.move.fetched(!bytes.empty())) {
+          existing = decode_session(self->system(), bytes,
+                                    st.ctx->live.get()->channel.session);
+          if (!existing)
+            st.ctx->node->log->warning("session of " + id + " from "
+                                       + node_of(self, old)
+                                       + " could not be read; starting anew");
+          // Until the old node's routes are gone everywhere, messages may
+          // come both directly and through it.
+          st.previous = old;
+          st.taken_from = node_of(self, old);
+          bump(st.ctx->stats.takeover_from_remote);
+          self->delayed_send(self, std::chrono::milliseconds(*window),
+                             timer_atom::value, dedup_done, uint64_t{0});
+        }
+        next(std::move(existing));
+      },
+      [self, id, next](caf::error& err) mutable {
+        self->state.move.fetched(false);
+        self->state.ctx->node->log->debug("no session of " + id
+                                          + " to take over: " + describe(err));
+        next(std::nullopt);
+      });
+}
+
+/// The channel accepted a CONNECT. When another node holds the client's
+/// session, it is taken over from there first (or discarded there, with
+/// Clean Start).
+void open_session(session_actor* self, const broker::open_session& o) {
+  auto& st = self->state;
+  if (st.current.chan || !st.holder) {
+    adopt(self, o, std::nullopt);
+    return;
+  }
+  fetch_session(self, std::exchange(st.holder, caf::actor{}), o.client_id,
+                o.clean_start, [self, o](std::optional<broker::session> existing) {
+                  adopt(self, o, std::move(existing));
+                });
+}
+
+/// A disconnected session moved here without its client (rebalance,
+/// evacuation): taken over from `holder`, then kept by a channel without
+/// a connection until the client comes back or the session expires.
+void host_moved(session_actor* self, const caf::actor& holder) {
+  auto id = self->state.client_id;
+  fetch_session(self, holder, id, false,
+                [self, id](std::optional<broker::session> existing) {
+                  auto& st = self->state;
+                  if (!existing) {
+                    end(self, "no session to move here");
+                    return;
+                  }
+                  st.ctx->node->log->debug("session " + id + " moved here from "
+                                           + st.taken_from + " without its client");
+                  self->send(st.ctx->manager, register_atom::value, id);
+                  self->send(st.ctx->manager, offline_atom::value, id);
+                  st.current = {make_channel(self, client_origin{}), nullptr};
+                  run(self,
+                      st.current.chan->host_moved(id, std::move(*existing), now(self)),
+                      nullptr);
+                });
+}
+
+/// Adopts the accepted channel with `existing` (from another node) or the
+/// session of the previous channel here (kicking its connection if it is
+/// still open).
+void adopt(session_actor* self, const broker::open_session& o,
+           std::optional<broker::session> existing) {
+  auto& st = self->state;
+  st.client_id = o.client_id; // possibly assigned by the channel
+  // Registers the id here (if assigned) and in the cluster's registry.
+  self->send(st.ctx->manager, register_atom::value, o.client_id);
+  st.ctx->node->directory->rename(self, "session:" + st.client_id);
+  if (st.current.chan) {
+    existing = release_current(self);
+    bump(st.ctx->stats.takeover_local);
+  }
+  st.connected_at_ms = now(self);
+  st.current = std::move(st.incoming);
+  st.incoming = {};
+  st.uncredited = 0;
+  set_connected(self, true);
+  self->send(st.current.conn, bind_atom::value,
+             caf::actor_cast<caf::actor>(self), st.client_id);
+  run(self, st.current.chan->session_opened(std::move(existing), now(self)),
+      st.current.conn);
+}
+
+/// Ends this actor once the client manager has forgotten it; a CONNECT
+/// forwarded meanwhile goes back to the manager. A session that `moved`
+/// leaves the registry entry to its new node.
+void end(session_actor* self, const std::string& reason, bool moved) {
+  auto& st = self->state;
+  if (st.ending)
+    return;
+  st.ending = true;
+  set_connected(self, false);
+  st.ctx->node->log->debug("session " + st.client_id + " ended: " + reason);
+  self->request(st.ctx->manager, caf::infinite, unregister_atom::value,
+                st.client_id, moved)
+    .then([self](caf::ok_atom) { self->quit(); });
+}
+
+/// Delivers messages that waited for the old node.
+void deliver_held(session_actor* self,
+                  std::vector<broker::session_move::held_message> held) {
+  auto& st = self->state;
+  if (!st.current.chan || st.ending)
+    return;
+  for (auto& [msg, keys] : held)
+    run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
+}
+
+/// The session leaves this actor (to another node, or discarded): held
+/// messages go into it first, the connection is kicked (0x8E).
+std::optional<broker::session> let_go(session_actor* self) {
+  self->state.previous = nullptr;
+  deliver_held(self, self->state.move.release());
+  auto existing = release_current(self);
+  self->state.current = {};
+  set_connected(self, false);
+  return existing;
+}
+
+/// Another node's session of this client asks for it: kick the connection
+/// here (MQTT 5: DISCONNECT 0x8E), hand the session over (empty: Clean
+/// Start discards it) and pass on, for the grace period, what is still
+/// routed here.
+caf::result<std::string, caf::actor> hand_over(session_actor* self,
+                                               bool clean_start) {
+  auto& st = self->state;
+  if (st.moved_to && !st.ending) {
+    // Moved on a moment ago; the asking node has not yet read the
+    // registry's new entry: its new session answers.
+    self->delegate(st.moved_to, takeover_atom::value, clean_start);
+    return caf::delegated<std::string, caf::actor>{};
+  }
+  if (st.ending || st.move.fetching() || !st.current.chan)
+    return fail("no session '" + st.client_id + "' on "
+                + st.ctx->node->cfg.name.str());
+  auto to = caf::actor_cast<caf::actor>(self->current_sender());
+  auto existing = let_go(self);
+  std::string bytes;
+  if (existing && !clean_start)
+    bytes = encode_session(self->system(), *existing);
+  if (bytes.empty()) {
+    end(self, "discarded by a clean start on another node", true);
+  } else {
+    bump(st.ctx->stats.takeover_to_remote);
+    st.moved_to = to;
+    st.ctx->node->log->debug("session " + st.client_id + " moves to "
+                             + node_of(self, to));
+    self->delayed_send(self, handover_grace, timer_atom::value, handover_done,
+                       uint64_t{0});
+  }
+  return caf::make_result(std::move(bytes), caf::actor_cast<caf::actor>(self));
+}
+
+} // namespace starling::actors::mqtt::session_detail
