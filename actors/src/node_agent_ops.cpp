@@ -1,10 +1,11 @@
 // The node agent's cluster operations: cluster join, leave and force-leave
-// as operators ask for them.
+// as operators ask for them, and every operator request (ctl, remsh).
 
 #include "node_agent_state.hpp"
 
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/wire.hpp"
+#include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 
 namespace starling::actors::agent_detail {
@@ -160,6 +161,100 @@ caf::result<std::string> cluster_force_leave(agent_actor* self,
     return fail(name + " is not a member of this cluster");
   remove_member(self, name, "force-left by " + st.view->self().name, true);
   return name + " removed from the cluster";
+}
+
+namespace {
+
+nlohmann::json status_json(agent_actor* self) {
+  auto& st = self->state;
+  auto now = st.ctx->now_ms();
+  return {{"node", st.view->self().name},
+          {"status", "started"},
+          {"version", STARLING_VERSION},
+          {"role", runtime::to_string(st.ctx->cfg.role)},
+          {"uptime_s", (now - st.ctx->started_at_ms) / 1000},
+          {"dist_port", st.ctx->cfg.dist_port},
+          {"tick_ms", st.ctx->cfg.tick_ms},
+          {"running_nodes", st.view->running_nodes()},
+          {"stopped_nodes", st.view->stopped_nodes()},
+          {"partition", st.cl->alarm().active()}};
+}
+
+} // namespace
+
+/// Requests of operators (ctl, remsh).
+caf::message_handler operator_requests(agent_actor* self) {
+  return {
+    [self](status_atom) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      return status_json(self).dump();
+    },
+    [self](cluster_atom, status_atom) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      return cluster_status_json(self).dump();
+    },
+    [self](cluster_atom, discovery_atom) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      return discovery_json(self).dump();
+    },
+    [self](cluster_atom, db::heal_report_atom) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      return gather_heal_report(self);
+    },
+    [self](cluster_atom, join_atom,
+           const std::string& target) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      return cluster_join(self, target);
+    },
+    [self](cluster_atom, leave_atom) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      return cluster_leave(self);
+    },
+    [self](cluster_atom, force_atom,
+           const std::string& name) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      return cluster_force_leave(self, name);
+    },
+    [self](nodes_atom, bool hidden) -> caf::result<std::vector<std::string>> {
+      if (!from_operator(self))
+        return not_authenticated();
+      auto& st = self->state;
+      return hidden ? st.ctx->peers->hidden_names() : st.view->nodes();
+    },
+    [self](members_atom) -> caf::result<std::vector<member_wire>> {
+      if (!from_operator(self) && !sending_peer(self))
+        return not_authenticated();
+      std::vector<member_wire> result;
+      for (auto& m : self->state.view->members())
+        result.push_back(to_wire(m));
+      return result;
+    },
+    [self](shell_atom, std::string& line) -> caf::result<std::string> {
+      if (!from_operator(self))
+        return not_authenticated();
+      auto& st = self->state;
+      if (!st.shell)
+        return fail("the shell is not running");
+      self->delegate(st.shell, shell_atom::value, std::move(line));
+      return caf::delegated<std::string>{};
+    },
+    [self](inspect_atom) {
+      auto& st = self->state;
+      return inspect_reply(self, *st.ctx->peers, [&] {
+        return runtime::to_string(st.ctx->cfg.role) + ", "
+               + std::to_string(st.view->nodes().size()) + " peers up, "
+               + std::to_string(st.view->stopped_nodes().size()) + " down"
+               + (st.cl->alarm().active() ? ", partition alarm" : "");
+      });
+    },
+  };
 }
 
 } // namespace starling::actors::agent_detail

@@ -110,6 +110,8 @@ void connect_member(agent_actor* self, runtime::member m, int attempt,
                     int64_t since_ms = -1);
 std::optional<std::string> sending_peer(agent_actor* self);
 bool from_operator(agent_actor* self);
+/// Requests of operators (ctl, remsh): node_agent_ops.cpp.
+caf::message_handler operator_requests(agent_actor* self);
 
 // node_agent_ops.cpp
 caf::result<std::string> cluster_join(agent_actor* self,
