@@ -1,6 +1,7 @@
 #pragma once
 
-// Private to the db manager's files (manager.cpp, manager_heal.cpp): its
+// Private to the db manager's files (manager.cpp, manager_heal.cpp,
+// manager_txn.cpp): its
 // state and the functions they share.
 
 #include <functional>
@@ -71,6 +72,21 @@ using manager_actor = caf::stateful_actor<manager_state>;
 
 /// Tells every local shard actor (and the merge server) who runs.
 void publish_peers(manager_actor* self);
+
+// manager_txn.cpp
+using txn_callback = std::function<void(caf::expected<uint64_t>)>;
+/// Sends `txn` to the local shard actor; a lost answer is retried with the
+/// same id (db.write_retries), then `done`.
+void submit(manager_actor* self, transaction txn, txn_callback done,
+            uint32_t attempt);
+std::string next_txn_id(manager_actor* self);
+caf::result<uint64_t> transact(manager_actor* self, transaction txn);
+/// `starling ctl db load`: COUNT writes, `concurrency` outstanding; the
+/// answer is a JSON summary of their latencies.
+caf::result<std::string> start_load(manager_actor* self,
+                                    const std::string& table,
+                                    const std::string& prefix, uint64_t count,
+                                    uint32_t concurrency, uint32_t value_size);
 
 // manager_heal.cpp
 /// Compares every regular shard with the same shard of each of `cores`.
