@@ -153,8 +153,10 @@ class DashboardTest(ClusterTest):
         field.clear()
         field.send_keys("48")
         d.find_element(By.ID, "config-save").click()
-        d.execute_script("arguments[0].scrollIntoView({block: 'center'})",
-                         d.find_element(By.ID, "cfg-mqtt.max_inflight"))
+        # Looked up inside the page: Save re-renders the form, so an element
+        # found from here a moment earlier can be stale already.
+        d.execute_script("document.getElementById('cfg-mqtt.max_inflight')"
+                         ".scrollIntoView({block: 'center'})")
         token = d.execute_script("return state.token")
         wait_until(lambda: self.cores[2].api("GET", "/api/v5/configs/mqtt", token=token)[1]
                    .get("max_inflight") == 48 or None, 10, "max_inflight 48 on core3")

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from harness import BIN, ClusterTest, Node, wait_until
-from mqtt_client import V5, Client
+from mqtt_client import V5, V311, Client
 
 PASSWORD = "rebalance-tests-1"
 
@@ -213,7 +213,9 @@ class RebalanceTest(BalanceTest):
 
         n1.wait_log(r"rebalance: connections balanced", 60)
         n1.wait_log(r"rebalance finished", 30)
-        self.assertIsNone(self.status(n1)["rebalance"])
+        st = self.status(n1)
+        self.assertIsNone(st["rebalance"])
+        self.assertEqual(st["last_rebalance"]["outcome"], "rebalance finished")
         self.assertEqual(self.available(n1), 200)
         # Every client is back, and the three nodes hold them evenly.
         fleet.wait_all_connected(30)
@@ -250,7 +252,13 @@ class RebalanceTest(BalanceTest):
         n1.proc.wait(10)
         n2.wait_log(rf"rebalance aborted: {re.escape(n1.name)} went down", 15,
                     after=killed_at)
-        self.assertIsNone(self.status(n2)["rebalance"])
+        st = self.status(n2)
+        self.assertIsNone(st["rebalance"])
+        self.assertEqual(st["last_rebalance"]["outcome"],
+                         f"rebalance aborted: {n1.name} went down")
+        r = self.assertOk(n2.ctl("rebalance", "status"))
+        self.assertIn(f"last rebalance coordinated here: rebalance aborted: "
+                      f"{n1.name} went down", r.stdout)
         self.assertIsNone(self.status(n3)["donor"])
         self.assertEqual(self.available(n2), 200)
         self.assertEqual(self.available(n3), 200)
@@ -309,10 +317,13 @@ class EvacuationTest(BalanceTest):
 
         wait_until(lambda: all_queued({n1.name}), 20,
                    f"{self.QUEUED} messages queued in each session on node 1")
-        # 800 connected clients: 795 from the fleet, 5 observers.
-        fleet = self.fleet(795, [f"127.0.0.1:{n1.mqtt_port}"])
-        fleet.wait_line(r": ready: 795 connections", 30)
+        # 800 connected clients: 794 from the fleet, 5 MQTT 5 observers and
+        # an MQTT 3.1.1 one.
+        fleet = self.fleet(794, [f"127.0.0.1:{n1.mqtt_port}"])
+        fleet.wait_line(r": ready: 794 connections", 30)
         watchers = [self.observer(n1, f"ev-watch{i}") for i in range(5)]
+        old = Client(n1.mqtt_port, "ev-watch-v311", version=V311)
+        self.observers.append(old)
         wait_until(lambda: self.counts()[n1.name] == (800, 1000) or None, 20,
                    "node 1 to hold 800 connections and 1,000 sessions")
 
@@ -342,6 +353,9 @@ class EvacuationTest(BalanceTest):
             rc, props = w.wait_disconnect(timeout=30)
             self.assertEqual(rc.value if hasattr(rc, "value") else rc, 0x9C)
             self.assertEqual(getattr(props, "ServerReference", None), redirect)
+        # MQTT 3 has no DISCONNECT from the server: the connection is closed.
+        rc, _ = old.wait_disconnect(timeout=30)
+        self.assertNotEqual(rc, 0)
         n1.wait_log(r"evacuation: every session moved", 60)
         done.set()
         sampler.join(5)
@@ -350,7 +364,7 @@ class EvacuationTest(BalanceTest):
                    "node 1 to hold no connection and no session")
         fleet.wait_all_connected(30)
         counts = self.counts()
-        self.assertGreaterEqual(counts[n2.name][0], 795, counts)
+        self.assertGreaterEqual(counts[n2.name][0], 794, counts)
         # The eviction rate: from the first round's drop to the last one's.
         drops = [(t, c) for t, c in samples if c < 800]
         self.assertTrue(drops, samples)
@@ -381,6 +395,10 @@ class EvacuationTest(BalanceTest):
         self.assertEqual(late.connack_code(), 0x9C)
         self.assertEqual(getattr(props, "ServerReference", None), redirect)
         late.c.loop_stop()
+        late3 = Client(n1.mqtt_port, "ev-late3", version=V311, connect=False)
+        late3.connect()
+        self.assertEqual(late3.connack_code(), 3)  # server unavailable
+        late3.c.loop_stop()
         self.assertEqual(self.available(n1), 503)
         self.assertOk(n1.ctl("evacuation", "stop"))
         self.assertEqual(self.available(n1), 200)

@@ -126,6 +126,8 @@ std::string format_balance_status(const nlohmann::json& s) {
   }
   if (s["rebalance"].is_null() && s["evacuation"].is_null() && s["donor"].is_null())
     out << "  no rebalance or evacuation\n";
+  if (auto& l = s["last_rebalance"]; l.is_object() && s["rebalance"].is_null())
+    out << "  last rebalance coordinated here: " << l.value("outcome", "?") << "\n";
   return out.str();
 }
 

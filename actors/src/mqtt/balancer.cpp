@@ -51,6 +51,7 @@ json status_json(balancer_actor* self) {
   auto health = st.ctx->node->mgmt ? st.ctx->node->mgmt->health.http_status() : 0;
   return {{"node", st.me},
           {"rebalance", rebalance_json(self)},
+          {"last_rebalance", st.rb.ended},
           {"evacuation", evacuation_json(self)},
           {"donor", donor},
           {"refusing_clients", st.ctx->moving.refusing.load()},

@@ -132,17 +132,25 @@ caf::result<std::string> start_evacuation(balancer_actor* self, const json& args
   running_peers(
     self,
     [=](const std::vector<std::string>& names, const std::vector<caf::actor>&) mutable {
-      auto& ev = self->state.ev;
-      sb::evacuation_effects fx;
-      if (auto err = ev.machine.start(options, names, now(self), fx)) {
-        rp.deliver(fail(*err));
-        return;
-      }
-      ev.counted = false;
-      ev.evicted = ev.moved = 0;
-      ev.started_at_ms = now(self);
-      carry(self, fx);
-      rp.deliver(status_json(self).dump());
+      // What the node holds at the start, so the first status says it.
+      self->request(self->state.ctx->manager, peer_timeout, load_atom::value)
+        .then(
+          [=](uint64_t conns, uint64_t sessions) mutable {
+            auto& ev = self->state.ev;
+            sb::evacuation_effects fx;
+            if (auto err = ev.machine.start(options, names, now(self), fx)) {
+              rp.deliver(fail(*err));
+              return;
+            }
+            ev.counted = true;
+            ev.initial_conns = ev.conns = conns;
+            ev.initial_sessions = ev.sessions = sessions;
+            ev.evicted = ev.moved = 0;
+            ev.started_at_ms = now(self);
+            carry(self, fx);
+            rp.deliver(status_json(self).dump());
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
     },
     rp);
   return rp;

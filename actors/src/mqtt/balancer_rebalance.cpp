@@ -46,6 +46,8 @@ void carry(balancer_actor* self, const sb::rebalance_effects& fx) {
         break;
     }
   if (rb.machine.current() == sb::rebalance::phase::disabled) {
+    if (!rb.balancers.empty()) // it ran: finished, stopped or aborted
+      rb.ended = {{"outcome", rb.last}, {"ended_at", now(self)}};
     for (auto& [node, b] : rb.balancers)
       if (b.address() != self->address())
         self->demonitor(b);

@@ -33,6 +33,8 @@ struct coordination {
   std::vector<sb::node_load> loads;            ///< as last counted
   uint64_t gen = 0;                            ///< the current timer
   std::string last;                            ///< the last thing it said
+  /// The last rebalance coordinated here that ended: {outcome, ended_at}.
+  json ended = nullptr;
 };
 
 /// This node as a donor of another node's rebalance (or of its own).
