@@ -9,6 +9,7 @@ holds is read where an operator reads it: GET /api/v5/nodes and
 /api/v5/clients, `ctl rebalance status`, the unauthenticated
 availability check a load balancer polls."""
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ import threading
 import time
 import unittest
 
-from harness import BIN, ClusterTest, Node, wait_until
+from harness import BIN, ClusterTest, wait_until
 from mqtt_client import V5, V311, Client
 
 PASSWORD = "rebalance-tests-1"
@@ -87,7 +88,6 @@ class Fleet:
 
     def stop(self):
         """SIGINT, then the JSON summary."""
-        import json
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
@@ -167,12 +167,18 @@ class BalanceTest(ClusterTest):
         return {n["node"]: (n.get("connections", 0), n.get("sessions", 0))
                 for n in self.get("/api/v5/nodes") if n.get("node_status") == "running"}
 
+    def wait_total(self, total, what):
+        """The counts once the running nodes hold `total` connections."""
+        def check():
+            c = self.counts()
+            return c if sum(v[0] for v in c.values()) == total else None
+        return wait_until(check, 20, what)
+
     def available(self, node):
         st, _, _ = node.api("GET", "/api/v5/load_rebalance/availability_check")
         return st
 
     def status(self, node):
-        import json
         r = node.ctl("rebalance", "status", "--json")
         self.assertOk(r)
         return json.loads(r.stdout)
@@ -219,9 +225,7 @@ class RebalanceTest(BalanceTest):
         self.assertEqual(self.available(n1), 200)
         # Every client is back, and the three nodes hold them evenly.
         fleet.wait_all_connected(30)
-        counts = wait_until(
-            lambda: (lambda c: c if sum(v[0] for v in c.values()) == 3000 else None)(
-                self.counts()), 20, "the nodes to count 3,000 clients")
+        counts = self.wait_total(3000, "the nodes to count 3,000 clients")
         per_node = [counts[n.name][0] for n in (n1, n2, n3)]
         self.assertWithin(per_node, 100, 1.1)
         # Node 1 takes clients again.
@@ -265,9 +269,7 @@ class RebalanceTest(BalanceTest):
         # The fleet is back on the two nodes left, 2:1.
         fleet.wait_all_connected(30)
         self.assertOk(n2.ctl("cluster", "force-leave", n1.name))
-        counts = wait_until(
-            lambda: (lambda c: c if sum(v[0] for v in c.values()) == 600 else None)(
-                self.counts()), 20, "nodes 2 and 3 to count the 600 clients")
+        counts = self.wait_total(600, "nodes 2 and 3 to count the 600 clients")
         self.assertGreater(counts[n2.name][0], counts[n3.name][0] + 10, counts)
         # A new rebalance starts and finishes.
         r = self.assertOk(n2.ctl("rebalance", "start", "--wait-health-check", "1s",
@@ -276,9 +278,7 @@ class RebalanceTest(BalanceTest):
         self.assertIn("wait_health_check", r.stdout)
         n2.wait_log(r"rebalance finished", 60, after=killed_at)
         fleet.wait_all_connected(30)
-        counts = wait_until(
-            lambda: (lambda c: c if sum(v[0] for v in c.values()) == 600 else None)(
-                self.counts()), 20, "nodes 2 and 3 to count the 600 clients")
+        counts = self.wait_total(600, "nodes 2 and 3 to count the 600 clients")
         self.assertWithin([counts[n2.name][0], counts[n3.name][0]], 20, 1.0)
 
 
@@ -305,7 +305,7 @@ class EvacuationTest(BalanceTest):
         pub.disconnect()
 
         def sessions():
-            body = self.get(f"/api/v5/clients?like_clientid=ev-s&limit=1000")
+            body = self.get("/api/v5/clients?like_clientid=ev-s&limit=1000")
             return {c["clientid"]: c for c in body["data"]}
 
         def all_queued(on):
