@@ -107,16 +107,16 @@ bool rebalance::evict(const std::vector<node_load>& loads, bool sessions,
   // what it holds above the mean of all participants: stopping at the
   // recipients' average would move the excess over to them (400 and 200
   // would become 200 and 400).
-  auto participants = donors_;
-  participants.insert(participants.end(), recipients_.begin(), recipients_.end());
-  auto goal = average(all, participants);
+  auto nd = static_cast<double>(donors_.size());
+  auto nr = static_cast<double>(recipients_.size());
+  auto goal = (donor_avg_ * nd + recipient_avg_ * nr) / (nd + nr);
   auto rate = sessions ? options_.sess_evict_rate : options_.conn_evict_rate;
   auto per_round = std::max<std::uint64_t>(
     1, rate * static_cast<std::uint64_t>(options_.evict_interval_ms) / 1000);
   for (auto& node : donors_) {
     auto i = all.find(node);
-    // At or below the mean (clients evicted last round may not have
-    // reconnected yet): nothing this round.
+    // A donor at or below the mean while another is still above it gives
+    // nothing this round.
     if (i == all.end() || i->second <= goal)
       continue;
     auto above = static_cast<std::uint64_t>(std::ceil(i->second - goal));

@@ -19,7 +19,8 @@ constexpr std::uint64_t ms_ns = 1'000'000;
 } // namespace
 
 engine::engine(const options& o, unsigned id, std::vector<target> targets,
-               std::vector<target> reconnect_targets, std::vector<in_addr> sources, std::uint32_t run_id,
+               std::vector<target> reconnect_targets,
+               std::vector<in_addr> sources, std::uint32_t run_id,
                run_shared& shared)
   : ctx_(o), shared_(shared), connect_pacer_(o.connect_rate),
     publish_pacer_(0) {

@@ -298,6 +298,73 @@ class Node:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+class BenchProcess:
+    """A `starling bench MODE --json FILE ARGS...` process, its stderr (the
+    progress and ready lines) collected by a thread; waits are on those
+    lines. Stopped by PID."""
+
+    def __init__(self, mode, *args):
+        self.json = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+        self.lines = []
+        self.cv = threading.Condition()
+        self.proc = subprocess.Popen(
+            [BIN, "bench", mode, "--json", self.json, *[str(a) for a in args]],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.cv:
+                self.lines.append(line.rstrip())
+                self.cv.notify_all()
+        with self.cv:
+            self.cv.notify_all()
+
+    def wait_line(self, pattern, timeout, after=0):
+        """The first line matching pattern at index >= after: (index, match)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for i in range(after, len(self.lines)):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        return i, m
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self.reader.is_alive()):
+                    raise AssertionError(f"bench: no line /{pattern}/ within "
+                                         f"{timeout}s:\n" + "\n".join(self.lines[-20:]))
+                self.cv.wait(min(left, 0.2))
+
+    def wait_ready(self, timeout=10):
+        return self.wait_line(r": ready:", timeout)
+
+    def summary(self, timeout=30, interrupt=False):
+        """Waits for the exit (after SIGINT with `interrupt`: bench prints
+        its summary then) and returns (exit code, JSON summary or None)."""
+        if interrupt and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise
+        finally:
+            self.reader.join(5)
+            self.proc.stderr.close()
+        try:
+            with open(self.json) as f:
+                return self.proc.returncode, json.load(f)
+        except (OSError, ValueError):
+            return self.proc.returncode, None
+        finally:
+            if os.path.exists(self.json):
+                os.unlink(self.json)
+
+
 class ClusterTest(unittest.TestCase):
     """Base class: nodes started through self.node() are stopped at the end."""
 

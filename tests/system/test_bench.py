@@ -6,59 +6,18 @@ import json
 import os
 import subprocess
 import tempfile
-import threading
-import time
 import unittest
 
-from harness import BIN, MqttTest, free_port, run
+from harness import BIN, BenchProcess, MqttTest, free_port, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPARE = os.path.join(ROOT, "tools", "bench", "compare")
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 
-class Bench:
-    """A `starling bench` process with its stderr collected by a thread."""
-
-    def __init__(self, mode, port, *args):
-        self.json = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
-        self.lines = []
-        self.proc = subprocess.Popen(
-            [BIN, "bench", mode, "-p", str(port), "--json", self.json,
-             *[str(a) for a in args]],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip())
-
-    def wait_ready(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(": ready:" in l for l in self.lines):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise AssertionError("bench not ready: " + "\n".join(self.lines))
-
-    def summary(self, timeout=30):
-        """Waits for the exit and returns (exit code, JSON summary)."""
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-            raise
-        self.reader.join(5)
-        self.proc.stderr.close()
-        with open(self.json) as f:
-            data = json.load(f)
-        os.unlink(self.json)
-        return self.proc.returncode, data
+def Bench(mode, port, *args):
+    """`starling bench MODE -p PORT ARGS...` (harness.BenchProcess)."""
+    return BenchProcess(mode, "-p", port, *args)
 
 
 class BenchAgainstStarlingTest(MqttTest):

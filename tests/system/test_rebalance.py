@@ -10,74 +10,32 @@ holds is read where an operator reads it: GET /api/v5/nodes and
 availability check a load balancer polls."""
 
 import json
-import os
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import BIN, ClusterTest, wait_until
+from harness import BenchProcess, ClusterTest, wait_until
 from mqtt_client import V5, V311, Client
 
 PASSWORD = "rebalance-tests-1"
 
 
-class Fleet:
-    """A `starling bench conn --reconnect` process; its progress lines are
-    read by a thread. Stopped by PID (SIGINT: it prints its summary)."""
+class Fleet(BenchProcess):
+    """`starling bench conn --reconnect`: `count` MQTT clients that start on
+    `hosts` and come back through `reconnect_to` (or to the Server Reference
+    they were given) whenever they are disconnected."""
 
     def __init__(self, count, hosts, reconnect_to=None, version=5, prefix="fleet"):
-        self.json = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
-        args = [BIN, "bench", "conn", "-c", str(count), "-V", str(version),
-                "--reconnect", "-h", ",".join(hosts), "--prefix", prefix,
-                "--duration", "300", "--json", self.json]
+        args = ["-c", count, "-V", version, "--reconnect", "-h", ",".join(hosts),
+                "--prefix", prefix, "--duration", 300]
         if reconnect_to:
             args += ["--reconnect-to", ",".join(reconnect_to)]
+        super().__init__("conn", *args)
         self.count = count
-        self.lines = []
-        self.cv = threading.Condition()
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.cv:
-                self.lines.append(line.rstrip())
-                self.cv.notify_all()
-        with self.cv:
-            self.cv.notify_all()
-
-    def wait_line(self, pattern, timeout, after=0):
-        """The first line matching pattern at index >= after: (index, match)."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                for i in range(after, len(self.lines)):
-                    m = rx.search(self.lines[i])
-                    if m:
-                        return i, m
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"bench: no line /{pattern}/ within "
-                                         f"{timeout}s:\n" + "\n".join(self.lines[-20:]))
-                self.cv.wait(min(left, 0.2))
-
-    def connected(self):
-        """Connected clients in the newest progress line (-1: none yet)."""
-        with self.cv:
-            for line in reversed(self.lines):
-                m = re.search(r"connected (\d+)/", line)
-                if m:
-                    return int(m.group(1))
-        return -1
 
     def wait_all_connected(self, timeout):
         """Waits for a progress line, printed after now, with every client
@@ -87,24 +45,8 @@ class Fleet:
         self.wait_line(rf"connected {self.count}/{self.count}\b", timeout, start)
 
     def stop(self):
-        """SIGINT, then the JSON summary."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.reader.join(5)
-        self.proc.stderr.close()
-        try:
-            with open(self.json) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
-        finally:
-            if os.path.exists(self.json):
-                os.unlink(self.json)
+        """SIGINT, then the JSON summary (None if it wrote none)."""
+        return self.summary(timeout=20, interrupt=True)[1]
 
 
 class BalanceTest(ClusterTest):

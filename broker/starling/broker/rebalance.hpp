@@ -1,18 +1,18 @@
 #pragma once
 
 // Cluster load rebalance (issue 17, the decisions; the balancer actor in
-// actors/src/mqtt/balancer.cpp carries them out): which nodes give clients away (donors: at least the
-// average number of connections) and which take them (recipients), whether
-// there is anything to balance, and the phases EMQX's rebalance goes
-// through: wait_health_check (donors fail their health check but still
-// accept clients, so load balancers stop sending them new ones), then
-// evicting_conns (donors refuse new clients and disconnect conn_evict_rate
-// clients a second until their average is within the thresholds of the
-// recipients', each no further down than the mean of all participants),
-// wait_takeover (reconnected clients take their sessions
-// over), evicting_sessions (disconnected persistent sessions are moved to
-// recipients at sess_evict_rate a second), then done. A participating node
-// that goes down aborts the rebalance.
+// actors/src/mqtt/balancer*.cpp carries them out): which nodes give clients
+// away (donors: at least the average number of connections) and which take
+// them (recipients), whether there is anything to balance, and the phases
+// EMQX's rebalance goes through: wait_health_check (donors fail their
+// health check but still accept clients, so load balancers stop sending
+// them new ones), then evicting_conns (donors refuse new clients and
+// disconnect conn_evict_rate clients a second until their average is
+// within the thresholds of the recipients', each no further down than the
+// mean of all participants), wait_takeover (reconnected clients take their
+// sessions over), evicting_sessions (disconnected persistent sessions are
+// moved to recipients at sess_evict_rate a second), then done. A
+// participating node that goes down aborts the rebalance.
 //
 // The coordinator calls start() with the nodes' counts, on_timer() when the
 // timer it was asked for fires (with fresh counts), stop() and node_down();

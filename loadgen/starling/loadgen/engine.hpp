@@ -39,8 +39,8 @@ struct run_shared {
 class engine {
 public:
   engine(const options& o, unsigned id, std::vector<target> targets,
-         std::vector<target> reconnect_targets, std::vector<in_addr> sources, std::uint32_t run_id,
-         run_shared& shared);
+         std::vector<target> reconnect_targets, std::vector<in_addr> sources,
+         std::uint32_t run_id, run_shared& shared);
   ~engine();
 
   /// The thread body.
