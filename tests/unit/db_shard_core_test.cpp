@@ -116,3 +116,99 @@ TEST_CASE("a replicant ahead of the core it subscribes to bootstraps, and the "
   CHECK(said->warning);
   CHECK(said->text.find("r1 holds transactions after seqno 3") != std::string::npos);
 }
+
+// Found by tests/sim/cluster_sim: a replicant subscribed to a core while
+// that core bootstrapped the shard itself, got the part it had copied so
+// far at seqno 0, and kept it; another kept the segment names of data the
+// core had replaced.
+TEST_CASE("a core that bootstraps drops the streams it fed and refuses "
+          "subscriptions until it is done") {
+  follower f;
+  auto& c2 = f.core;
+  auto sub = find(c2.on_peers(cores({"c1", "c3"}), "c1", 0), shard_effect::subscribe);
+  REQUIRE(sub);
+  shard_effects served;
+  REQUIRE(c2.on_subscribe("r1", false, "h0@0", 3, "c1#3", served).error.empty());
+  REQUIRE(c2.subscribers().count("r1") == 1);
+
+  // c1 answers with a bootstrap: c2's copy is replaced.
+  auto boot = c2.on_subscribed(sub->epoch, "c1", false, "h1@0", 10, 5);
+  auto drop = find(boot, shard_effect::drop_stream);
+  REQUIRE(drop);
+  CHECK(drop->node == "r1");
+  CHECK(c2.subscribers().empty());
+
+  shard_effects refused;
+  auto d = c2.on_subscribe("r1", false, "", 0, "", refused);
+  CHECK(d.error == "c2 is bootstrapping shard s itself; retry");
+  CHECK(c2.subscribers().empty());
+
+  c2.on_batch(sub->epoch, {{"t1", "k", "v"}}, 6);
+  c2.on_batch(sub->epoch, {}, 7);
+  REQUIRE(c2.fsm().state() == replica_state::normal);
+  shard_effects later;
+  auto ok = c2.on_subscribe("r1", false, "", 0, "", later);
+  REQUIRE(ok.error.empty());
+  CHECK(ok.history.str() == "h1@0");
+  CHECK(ok.core_seqno == 10);
+}
+
+// Found by tests/sim/cluster_sim: the catch-up subscription of a new
+// sequencer failed, its retry did nothing while it was catching up, and
+// the shard refused every subscriber for good.
+TEST_CASE("a sequencer whose catch-up subscription fails surveys again") {
+  follower f;
+  auto& c2 = f.core;
+  c2.on_peers(cores({"c1", "c3"}), "c1", 0);
+  auto survey = find(c2.on_peers(cores({"c3"}), "c2", 10), shard_effect::survey);
+  REQUIRE(survey);
+  auto catch_up = c2.on_survey(shard_effect::catch_up, survey->epoch,
+                               {{"c3", true, "h0@0", 5, 0}}, 20);
+  auto sub = find(catch_up, shard_effect::subscribe);
+  REQUIRE(sub);
+  CHECK(sub->node == "c3");
+
+  auto failed = c2.on_subscribe_failed(sub->epoch, "c3", "c3 is catching up "
+                                                         "before sequencing; retry");
+  auto retry = find(failed, shard_effect::retry);
+  REQUIRE(retry);
+  auto again = find(c2.on_retry(retry->epoch, 400), shard_effect::survey);
+  REQUIRE(again);
+  CHECK(again->nodes == std::vector<std::string>{"c3"});
+  CHECK(again->epoch > survey->epoch);
+
+  // c3 has lost what it had (say it was reset): nobody is ahead now.
+  c2.on_survey(shard_effect::catch_up, again->epoch, {{"c3", true, "", 0, 0}}, 410);
+  CHECK(c2.leading());
+  CHECK_FALSE(c2.syncing());
+}
+
+// Found by tests/sim/cluster_sim: the core a new sequencer caught up from
+// left its group mid-copy; nothing asked anyone again, and the shard
+// refused every transaction and subscriber for good.
+TEST_CASE("a sequencer whose catch-up source goes away surveys the others") {
+  follower f;
+  auto& c2 = f.core;
+  c2.on_peers(cores({"c1", "c3", "c4"}), "c1", 0);
+  auto survey = find(c2.on_peers(cores({"c3", "c4"}), "c2", 10), shard_effect::survey);
+  REQUIRE(survey);
+  auto sub = find(c2.on_survey(shard_effect::catch_up, survey->epoch,
+                               {{"c3", true, "h0@0", 5, 0}, {"c4", true, "h0@0", 4, 0}},
+                               20),
+                  shard_effect::subscribe);
+  REQUIRE(sub);
+  REQUIRE(sub->node == "c3");
+  c2.on_subscribed(sub->epoch, "c3", true, "h0@0", 5, 30);
+  REQUIRE(c2.syncing());
+
+  auto gone = c2.on_peers(cores({"c4"}), "c2", 40);
+  auto again = find(gone, shard_effect::survey);
+  REQUIRE(again);
+  CHECK(again->nodes == std::vector<std::string>{"c4"});
+  auto next = find(c2.on_survey(shard_effect::catch_up, again->epoch,
+                                {{"c4", true, "h0@0", 4, 0}}, 50),
+                   shard_effect::subscribe);
+  // c2 applied nothing from c3 yet (seqno 3): c4, at 4, is ahead of it.
+  REQUIRE(next);
+  CHECK(next->node == "c4");
+}

@@ -72,8 +72,12 @@ void subscribe(shard_actor* self, const shard_effect& e) {
       [=](bool resume, std::string& history, uint64_t core_seqno,
           caf::actor& agent) {
         auto& st = self->state;
-        if (epoch != st.core->fsm().epoch())
+        if (epoch != st.core->fsm().epoch()) {
+          // A later subscription replaced this one: close the stream it
+          // opened, or the core would queue for a reader that never comes.
+          self->send_exit(agent, caf::exit_reason::user_shutdown);
           return;
+        }
         if (st.upstream_agent && st.upstream_agent != agent)
           self->send_exit(st.upstream_agent, caf::exit_reason::user_shutdown);
         st.upstream = target;

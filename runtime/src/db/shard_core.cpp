@@ -192,6 +192,7 @@ shard_effects shard_core::on_peers(std::vector<shard_peer_info> list,
   std::map<std::string, shard_peer_info> next;
   for (auto& p : list)
     next.emplace(p.name, p);
+  bool lost_upstream = false;
   for (auto& [name, p] : peers_)
     if (!next.count(name)) {
       drop_stream(name, out);
@@ -200,6 +201,7 @@ shard_effects shard_core::on_peers(std::vector<shard_peer_info> list,
         log(out, "upstream " + name + " is down", true);
         fsm_->on_upstream_lost(name);
         stop_following(out);
+        lost_upstream = true;
       }
     }
   peers_ = std::move(next);
@@ -215,6 +217,11 @@ shard_effects shard_core::on_peers(std::vector<shard_peer_info> list,
       connect(leader, out, now);
       drain_stash(out);
     }
+    return out;
+  }
+  if (lost_upstream && syncing_ && leader_ == self_) {
+    // The core this sequencer was catching up from went: ask the others.
+    become_leader(out, now);
     return out;
   }
   pick_upstream(out, now);
@@ -370,7 +377,13 @@ shard_effects shard_core::on_survey(shard_effect::purpose_t purpose,
 
 shard_effects shard_core::on_retry(uint64_t epoch, int64_t now) {
   shard_effects out;
-  if (epoch == fsm_->epoch())
+  if (epoch != fsm_->epoch())
+    return out;
+  // The sequencer's catch-up subscription failed (refused, timed out, or
+  // its core went): survey again, or it would stay catching up for good.
+  if (syncing_ && leader_ == self_ && fsm_->state() == replica_state::disconnected)
+    become_leader(out, now);
+  else
     pick_upstream(out, now);
   return out;
 }
@@ -444,6 +457,12 @@ shard_effects shard_core::on_subscribed(uint64_t epoch, const std::string& core,
   following_ = true;
   upstream_seqno_ = core_seqno;
   unacked_ = 0;
+  // A core that bootstraps replaces the data its subscribers were fed,
+  // and takes the upstream's history (even for the same transactions: a
+  // segment the subscribers do not know would mislabel what they get
+  // next). Each subscribes again once it is done.
+  if (!resume && core_)
+    drop_all_streams(out);
   auto before = fsm_->history();
   subscription_reply r{resume, std::move(*theirs), core_seqno, {}, {}};
   for (auto& e : run(fsm_->on_subscribed(epoch, std::move(r), now), now))
@@ -552,8 +571,11 @@ void shard_core::drop_stream(const std::string& node, shard_effects& out) {
 }
 
 void shard_core::drop_all_streams(shard_effects& out) {
-  while (!subscribers_.empty())
-    drop_stream(subscribers_.begin()->first, out);
+  while (!subscribers_.empty()) {
+    // A copy: drop_stream erases the entry the key lives in.
+    auto node = subscribers_.begin()->first;
+    drop_stream(node, out);
+  }
 }
 
 shard_effects shard_core::on_stream_lost(const std::string& node) {
@@ -583,6 +605,12 @@ subscription_decision shard_core::on_subscribe(const std::string& node,
   }
   if (syncing_) {
     d.error = self_ + " is catching up before sequencing; retry";
+    return d;
+  }
+  // A core copying the shard itself holds part of it, at seqno 0: a
+  // subscriber that bootstrapped from that would keep the part.
+  if (fsm_->state() == replica_state::bootstrap) {
+    d.error = self_ + " is bootstrapping shard " + shard_ + " itself; retry";
     return d;
   }
   auto theirs = lineage::parse(history);

@@ -11,7 +11,8 @@
 //
 // A line with "gap" instead of an operation says that transactions from..to
 // were no longer in the node's rlog (more than rlog.log_size were committed
-// during the split): they were discarded without their contents known.
+// during the split, or the node restarted since: the rlog is in memory):
+// they were discarded without their contents known.
 
 #include <cstdint>
 #include <string>
