@@ -304,7 +304,7 @@ void cluster::manager_members(size_t i, std::map<size_t, int64_t> running) {
     publish_peers(i);
 }
 
-void cluster::resolve(size_t i, size_t peer, int64_t started_at) {
+void cluster::resolve(size_t i, size_t peer, int64_t started_at, uint32_t attempt) {
   w_.request<int64_t>(
     i, peer, step_us,
     [this, peer](world::respond_fn<int64_t> respond) {
@@ -320,8 +320,17 @@ void cluster::resolve(size_t i, size_t peer, int64_t started_at) {
       if (at(peer).core)
         probe(i); // a core that came up: compare at once
     },
-    [this, i, peer] {
+    [this, i, peer, started_at, attempt] {
+      // Asked again while it runs as the same incarnation, 1 s later, then
+      // twice as long each time up to 30 s (the manager's resolve_later).
       w_.log(at(i).name + ": cannot reach the database of " + at(peer).name);
+      auto delay_s = std::min<int64_t>(30, int64_t{1} << std::min<uint32_t>(attempt, 5));
+      later(i, delay_s * 1'000'000, [this, i, peer, started_at, attempt] {
+        auto& n = at(i);
+        if (auto r = n.running.find(peer); r != n.running.end()
+            && r->second == started_at && !n.resolved.count(peer))
+          resolve(i, peer, started_at, attempt + 1);
+      });
     });
 }
 

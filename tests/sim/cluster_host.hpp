@@ -141,7 +141,7 @@ private:
 
   // the db manager
   void manager_members(size_t i, std::map<size_t, int64_t> running);
-  void resolve(size_t i, size_t peer, int64_t started_at);
+  void resolve(size_t i, size_t peer, int64_t started_at, uint32_t attempt = 0);
   void manager_heal(size_t i, const std::string& round,
                     const std::vector<std::string>& winner,
                     world::respond_fn<std::optional<uint64_t>> respond);

@@ -117,15 +117,10 @@ public:
   void freeze(size_t n) {
     auto& p = procs_[n];
     p.frozen = true;
-    auto gen = ++p.freeze_gen;
+    ++p.freeze_gen;
     for (size_t peer = 0; peer < procs_.size(); ++peer)
-      if (peer != n && connected(n, peer)) {
-        auto e = conn(n, peer).epoch;
-        after_us(heartbeat_us + pick(0, heartbeat_us / 2), [=, this] {
-          if (procs_[n].frozen && procs_[n].freeze_gen == gen)
-            time_out(peer, n, e);
-        });
-      }
+      if (peer != n && connected(n, peer))
+        miss_heartbeats(peer, n);
   }
 
   void thaw(size_t n) {
@@ -240,6 +235,9 @@ public:
       auto e = ++c.epoch;
       dirs_.erase({a, b});
       dirs_.erase({b, a});
+      // b saw the handshake of a dialler that stopped right after sending it.
+      if (procs_[a].frozen)
+        miss_heartbeats(b, a);
       run_on(b, [=, this] { on_up(b, a, e); });
       after_us(latency(b, a), [=, this] {
         run_in(a, inc, [=, this] {
@@ -382,6 +380,17 @@ private:
       after_us(latency(peer, node), [=, this] { tell_down(node, peer, e); });
     else
       conn(node, peer).fins.emplace_back(node, peer, e);
+  }
+
+  /// `peer` hears nothing from the frozen node `n` on their connection: its
+  /// heartbeat runs out unless `n` is thawed first.
+  void miss_heartbeats(size_t peer, size_t n) {
+    auto e = conn(n, peer).epoch;
+    auto gen = procs_[n].freeze_gen;
+    after_us(heartbeat_us + pick(0, heartbeat_us / 2), [=, this] {
+      if (procs_[n].frozen && procs_[n].freeze_gen == gen)
+        time_out(peer, n, e);
+    });
   }
 
   /// `side`'s heartbeat for `peer` ran out (connection epoch e).

@@ -53,8 +53,27 @@ namespace {
 
 using namespace manager_detail;
 
-void resolve(manager_actor* self, const member_wire& m,
-             const caf::actor& agent) {
+void resolve(manager_actor* self, const member_wire& m, const caf::actor& agent,
+             uint32_t attempt = 0);
+
+/// A running peer whose database did not answer (a busy or briefly stopped
+/// node) is asked again, 1 s later and then twice as long each time up to
+/// 30 s, for as long as it runs as the same incarnation: the membership
+/// does not change, so nothing else would ask, and our shards would never
+/// work with it.
+void resolve_later(manager_actor* self, const member_wire& m,
+                   const caf::actor& agent, uint32_t attempt,
+                   const caf::error& err) {
+  auto delay_s = std::min<int64_t>(30, int64_t{1} << std::min<uint32_t>(attempt, 5));
+  self->state.db->node->log->warning("cannot reach the database of " + m.name
+                                     + ": " + describe(err) + "; asking again in "
+                                     + std::to_string(delay_s) + " s");
+  self->delayed_send(self, std::chrono::seconds(delay_s), resolve_atom::value, m,
+                     agent, attempt + 1);
+}
+
+void resolve(manager_actor* self, const member_wire& m, const caf::actor& agent,
+             uint32_t attempt) {
   auto timeout = std::chrono::seconds(5);
   self->request(agent, timeout, db_atom::value)
     .then(
@@ -75,16 +94,9 @@ void resolve(manager_actor* self, const member_wire& m,
               if (m.role == "core")
                 probe(self); // a core that came up: compare at once
             },
-            [=](caf::error& err) {
-              self->state.db->node->log->warning(
-                "cannot reach the database of " + m.name + ": "
-                + describe(err));
-            });
+            [=](caf::error& err) { resolve_later(self, m, agent, attempt, err); });
       },
-      [=](caf::error& err) {
-        self->state.db->node->log->warning("cannot reach the database of "
-                                           + m.name + ": " + describe(err));
-      });
+      [=](caf::error& err) { resolve_later(self, m, agent, attempt, err); });
 }
 
 void on_members(manager_actor* self, const std::vector<member_wire>& members,
@@ -265,6 +277,16 @@ caf::behavior manager(manager_actor* self, db_context* db) {
       st.group = std::move(g);
       st.leader = leader;
       publish_peers(self);
+    },
+    [self](resolve_atom, const member_wire& m, const caf::actor& agent,
+           uint32_t attempt) {
+      auto& st = self->state;
+      if (self->current_sender() != self->ctrl())
+        return;
+      auto i = st.running.find(m.name);
+      if (i != st.running.end() && i->second == m.started_at_ms
+          && !st.peers.count(m.name))
+        resolve(self, m, agent, attempt);
     },
     [self](probe_atom) {
       if (self->current_sender() != self->ctrl())

@@ -143,6 +143,9 @@ using read_atom = caf::atom_constant<caf::atom("read")>;
 using rlog_atom = caf::atom_constant<caf::atom("rlog")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+/// The db manager to itself: ask a running peer's database again
+/// (member_wire, its node agent, uint32 attempt) after it did not answer.
+using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
 using put_atom = caf::atom_constant<caf::atom("put")>;
 using erase_atom = caf::atom_constant<caf::atom("erase")>;
