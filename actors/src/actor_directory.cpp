@@ -64,8 +64,17 @@ void actor_directory::remove(key k) {
 }
 
 void actor_directory::clear() {
-  std::lock_guard<std::mutex> guard(mtx_);
-  entries_.clear();
+  std::map<key, entry> dropped;
+  {
+    std::lock_guard<std::mutex> guard(mtx_);
+    dropped.swap(entries_);
+  }
+  // Released outside the lock and the map: a last handle ends its actor,
+  // whose attached functor calls remove().
+}
+
+actor_directory::~actor_directory() {
+  clear();
 }
 
 } // namespace starling::actors

@@ -46,6 +46,7 @@ public:
 
   /// Drops all handles (before the actor system shuts down).
   void clear();
+  ~actor_directory();
 
 private:
   /// By actor id and actor: the node's second actor system (the message

@@ -1,0 +1,240 @@
+// Actor tests (issue 18): the real shard actors of several nodes in one
+// actor system on CAF 0.17.6's deterministic scheduler (test_coordinator),
+// stepped message by message. They test what the simulation only models:
+// the actors' own handling of replies, agents and delegation.
+//
+// Each test node has its own node_context and db_context (name, log,
+// directory, no SQLite file: ram tables); they share the actor system, so
+// every sender counts as a node of the cluster.
+
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <nlohmann/json.hpp>
+
+#include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/context.hpp"
+#include "starling/actors/db/manager.hpp"
+#include "starling/actors/db/shard.hpp"
+#include "starling/actors/db/wire.hpp"
+#include "starling/actors/node_context.hpp"
+#include "starling/actors/peer_registry.hpp"
+#include "starling/actors/wire.hpp"
+
+using namespace starling;
+using actors::db::shard_peer;
+
+namespace {
+
+caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  cfg.set("logger.console", caf::atom("none"));
+  actors::register_wire_types(cfg);
+  return cfg;
+}
+
+struct test_system {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{testing_config(cfg)};
+  caf::scheduler::test_coordinator& sched{
+    dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())};
+  caf::scoped_actor self{sys, true};
+  // The actors stay up at the end of a test; the scheduler runs nothing by
+  // itself, so the system must not wait for them to finish.
+  test_system() { sys.await_actors_before_shutdown(false); }
+};
+
+/// One node's database side: its shard actor of shard "s".
+struct test_node {
+  std::vector<std::string> lines;
+  runtime::logger log{"", runtime::log_level::info,
+                      [this](const std::string& l) { lines.push_back(l); }};
+  actors::actor_directory directory;
+  actors::peer_registry peers;
+  actors::node_context ctx;
+  actors::db::db_context db;
+  caf::actor shard;
+  int64_t started_at_ms;
+
+  test_node(test_system& t, const std::string& name, int64_t started)
+    : peers(t.sys.node()), started_at_ms(started) {
+    runtime::config_inputs in;
+    in.args = {"-name", name + "@127.0.0.1", "-cookie", "test"};
+    auto loaded = runtime::load_node_config(in);
+    REQUIRE(loaded.config);
+    ctx.cfg = *loaded.config;
+    ctx.sys = &t.sys;
+    ctx.log = &log;
+    ctx.directory = &directory;
+    ctx.peers = &peers;
+    ctx.now_ms = [] { return int64_t{1000}; };
+    ctx.rnd = runtime::system_random();
+    ctx.started_at_ms = started;
+    db.node = &ctx;
+    db.schema = runtime::db::schema(
+      {{"t", "s", runtime::db::storage::ram, runtime::db::table_type::regular}});
+    shard = actors::db::spawn_shard(db, "s");
+  }
+
+  /// The actors end while this node's contexts (which they use) live.
+  void stop(test_system& t, std::vector<caf::actor> more = {}) {
+    more.push_back(shard);
+    if (db.manager)
+      more.push_back(db.manager);
+    for (auto& a : more)
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    t.sched.run();
+    directory.clear();
+  }
+
+  shard_peer as_peer() const {
+    return {ctx.cfg.name.str(), true, started_at_ms, shard};
+  }
+  bool logged(const std::string& text) const {
+    for (auto& l : lines)
+      if (l.find(text) != std::string::npos)
+        return true;
+    return false;
+  }
+};
+
+/// Runs every message, then fires every pending timer (a retry 300 ms
+/// later, say), `rounds` times or until no timer is left; the clock only
+/// moves here. Returns whether nothing is left.
+bool run_rounds(test_system& t, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    t.sched.run();
+    if (t.sched.trigger_timeouts() == 0)
+      return true;
+  }
+  t.sched.run();
+  return false;
+}
+
+/// For actors without a timer of their own: until nothing is left.
+void settle(test_system& t) {
+  REQUIRE(run_rounds(t, 100));
+}
+
+/// The shard's status (rlog status), after every pending message ran.
+nlohmann::json status(test_system& t, test_node& n) {
+  t.self->send(n.shard, actors::status_atom::value);
+  t.sched.run();
+  nlohmann::json j;
+  t.self->receive([&](const std::string& text) { j = nlohmann::json::parse(text); },
+                  caf::after(std::chrono::seconds(0)) >> [] { FAIL("no status"); });
+  return j;
+}
+
+void set_peers(test_system& t, test_node& n, std::vector<shard_peer> peers,
+               const test_node& leader) {
+  t.self->send(n.shard, actors::db::peers_atom::value, std::move(peers),
+               leader.ctx.cfg.name.str());
+}
+
+} // namespace
+
+TEST_CASE("a follower's transaction is forwarded to the sequencer, which "
+          "answers the caller once the follower has it") {
+  test_system t;
+  test_node c1(t, "c1", 1), c2(t, "c2", 2);
+  set_peers(t, c1, {c2.as_peer()}, c1);
+  set_peers(t, c2, {c1.as_peer()}, c1);
+  settle(t);
+  REQUIRE(status(t, c2)["state"] == "normal");
+
+  runtime::db::transaction txn{"w#1", "s", {{runtime::db::op::write, "t", "k", "v"}}};
+  t.self->send(c2.shard, actors::db::txn_atom::value, txn);
+  settle(t);
+  uint64_t seqno = 0;
+  t.self->receive([&](uint64_t s) { seqno = s; },
+                  caf::after(std::chrono::seconds(0)) >> [] { FAIL("no answer"); });
+  CHECK(seqno == 1);
+  CHECK(status(t, c1)["seqno"] == 1);
+  CHECK(status(t, c2)["seqno"] == 1);
+  c1.stop(t);
+  c2.stop(t);
+}
+
+// Found by tests/sim/cluster_sim: the reply of a subscription that a newer
+// one replaced was dropped, and the stream agent it had opened on the core
+// kept running, queueing every transaction for a reader that never came.
+TEST_CASE("the reply of a replaced subscription closes the stream it opened") {
+  test_system t;
+  test_node c1(t, "c1", 1), c2(t, "c2", 2), c3(t, "c3", 3);
+  set_peers(t, c1, {}, c1);
+  set_peers(t, c3, {}, c3);
+  t.sched.run();
+
+  // c2 subscribes at c1; before c1's answer reaches it, c3 is the
+  // sequencer and c2 subscribes there instead.
+  set_peers(t, c2, {c1.as_peer(), c3.as_peer()}, c1);
+  t.sched.run_once(); // c2 sends its subscription to c1
+  set_peers(t, c2, {c1.as_peer(), c3.as_peer()}, c3);
+  settle(t);
+
+  auto s2 = status(t, c2);
+  CHECK(s2["state"] == "normal");
+  CHECK(s2["upstream"] == "c3@127.0.0.1");
+  CHECK(c1.logged("c2@127.0.0.1 subscribed"));
+  CHECK(status(t, c1)["agents"].empty());
+  CHECK(status(t, c3)["agents"].size() == 1);
+  for (auto* n : {&c1, &c2, &c3})
+    n->stop(t);
+}
+
+// A peer's database that did not answer (a node too busy for 5 s, say)
+// was never asked again while the peer stayed up: its shards never heard
+// of it, and no comparison ever ran. Found by tests/sim/cluster_sim, where
+// a node stopped right after dialling (see docs/architecture.md).
+TEST_CASE("the db manager asks a running peer's database again after it did "
+          "not answer") {
+  test_system t;
+  test_node c1(t, "c1", 1);
+  auto manager = actors::db::spawn_db_manager(c1.db);
+  // c2's side: its node agent fails the first ask, then names its db
+  // manager, which lists one shard actor; that answers as an empty shard.
+  auto peer_shard = t.sys.spawn([]() -> caf::behavior {
+    return {[](actors::db::seqno_atom) {
+      return caf::make_message(std::string{}, uint64_t{0}, uint64_t{0}, false);
+    }};
+  });
+  auto peer_manager = t.sys.spawn([peer_shard]() -> caf::behavior {
+    return {[peer_shard](actors::db::shards_atom) {
+      return caf::make_message(std::vector<std::string>{"s"},
+                               std::vector<caf::actor>{peer_shard});
+    }};
+  });
+  auto asked = std::make_shared<int>(0);
+  auto peer_agent = t.sys.spawn([peer_manager, asked]() -> caf::behavior {
+    return {[peer_manager, asked](actors::db::db_atom) -> caf::result<caf::actor> {
+      if (++*asked == 1)
+        return caf::make_error(caf::sec::request_timeout);
+      return peer_manager;
+    }};
+  });
+  actors::member_wire c2{"c2@127.0.0.1", "127.0.0.1", 4372, 5372, "core", "up", 2};
+  t.self->send(manager, actors::members_atom::value,
+               std::vector<actors::member_wire>{c2},
+               std::vector<caf::actor>{peer_agent});
+  // The db manager probes every second: two rounds of timers, one for the
+  // ask again.
+  run_rounds(t, 2);
+  CHECK(*asked == 2);
+  CHECK(c1.logged("cannot reach the database of c2@127.0.0.1"));
+  // The comparison ran: the manager tells its node agent (here, us).
+  bool compared = false;
+  t.self->receive(
+    [&](actors::db::compared_atom, const std::string& peer, bool agrees,
+        const std::string&) { compared = peer == "c2@127.0.0.1" && agrees; },
+    caf::after(std::chrono::seconds(0)) >> [] {});
+  CHECK(compared);
+  c1.db.manager = manager;
+  c1.stop(t, {peer_shard, peer_manager, peer_agent});
+}
