@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "starling/runtime/cluster/heal_report.hpp"
+
 namespace starling::sim {
 
 namespace {
@@ -9,11 +11,7 @@ namespace {
 using namespace runtime::cluster;
 using namespace runtime::db;
 
-constexpr int64_t ms = 1000;
-constexpr int64_t tick_us = 500 * ms;           // the node agent's tick
-constexpr int64_t probe_us = 1000 * ms;         // the db manager's probe
-constexpr int64_t step_us = 5000 * ms;          // agent asks
-constexpr int64_t ask_us = 2000 * ms;           // manager asks
+using namespace timing;
 
 } // namespace
 
@@ -383,7 +381,7 @@ void cluster::compare_with(size_t i, const std::vector<size_t>& cores,
     ++g->pending;
     using answer = std::pair<std::string, uint64_t>;
     w_.request<answer>(
-      i, target, ask_us,
+      i, target, manager_ask_us,
       [this, target](world::respond_fn<answer> respond) {
         auto& s = *at(target).shard;
         respond(target, {s.fsm().history().str(), s.store().seqno()});
@@ -465,17 +463,22 @@ void cluster::manager_heal(size_t i, const std::string& round,
         carry(i, std::move(effects));
         done(i, {std::move(r), std::move(branch)});
       },
-      [this, i, respond, common](reset r) {
+      [this, i, round, respond, common](reset r) {
         auto& [outcome, branch] = r;
         ++resets_;
-        for (auto& c : outcome.discarded)
-          discarded_.insert(c.txn.id);
-        // What the heal report calls a gap: discarded, no longer logged.
-        auto first = outcome.discarded.empty() ? outcome.seqno + 1
-                                               : outcome.discarded.front().seqno;
-        if (outcome.seqno > *common && first > *common + 1)
-          gaps_.push_back({branch, *common + 1, first - 1});
-        respond(i, outcome.seqno > *common ? outcome.seqno - *common : 0);
+        auto discarded = outcome.seqno > *common ? outcome.seqno - *common : 0;
+        // What the heal report says, as the db manager writes it.
+        runtime::cluster::discarded_shard d{"s",           outcome.history,
+                                            *common,       outcome.seqno,
+                                            outcome.log_first,
+                                            std::move(outcome.discarded)};
+        for (auto& line : runtime::cluster::report_lines(d, at(i).name, round, now()))
+          if (line.contains("gap"))
+            gaps_.push_back({branch, line["gap"]["from"].get<uint64_t>(),
+                             line["gap"]["to"].get<uint64_t>()});
+          else
+            discarded_.insert(line["txn"].get<std::string>());
+        respond(i, discarded);
       },
       [respond, i] { respond(i, uint64_t{0}); });
   });

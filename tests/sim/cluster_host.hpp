@@ -38,6 +38,21 @@ namespace starling::sim {
 namespace rc = runtime::cluster;
 namespace rdb = runtime::db;
 
+/// The actors' timings and limits the hosts use, in microseconds.
+namespace timing {
+constexpr int64_t ms = 1000;
+constexpr int64_t tick_us = 500 * ms;      // the node agent's tick
+constexpr int64_t probe_us = 1000 * ms;    // the db manager's probe
+constexpr int64_t step_us = 5000 * ms;     // the node agent's asks
+constexpr int64_t manager_ask_us = 2000 * ms;
+constexpr int64_t subscribe_us = 5000 * ms; // subscribe_timeout, surveys
+constexpr int64_t txn_us = 10000 * ms;     // db.request_timeout_ms
+constexpr uint32_t write_retries = 5;      // rlog.write_retries
+constexpr size_t batch_size = 500;         // rlog.bootstrap_batch_size
+constexpr size_t agent_window = 1000;
+constexpr size_t agent_queue_limit = 100000;
+} // namespace timing
+
 /// What a transaction's caller hears.
 struct txn_answer {
   uint64_t seqno = 0;
@@ -104,14 +119,16 @@ public:
   std::vector<sim_node>& nodes() { return nodes_; }
   const std::vector<acked_write>& acked() const { return acked_; }
   const std::set<std::string>& discarded_ids() const { return discarded_; }
-  /// Discarded transactions a heal report names only as a range (they were
-  /// no longer in the rlog: a restart, or more than rlog.log_size).
+  /// Transactions the heal reports name, and the ranges they name only as
+  /// a gap (no longer in the rlog: a restart, or more than rlog.log_size),
+  /// from the lines runtime::cluster::report_lines writes.
   struct gap {
     rdb::lineage branch;
     uint64_t from = 0, to = 0;
   };
   const std::vector<gap>& gaps() const { return gaps_; }
   uint64_t resets() const { return resets_; }
+  /// Transactions that failed after every retry (their callers were told).
   uint64_t failed_writes() const { return failed_writes_; }
   /// A host contract the decision classes broke (empty: none).
   const std::string& broken() const { return broken_; }

@@ -9,13 +9,7 @@ namespace {
 
 using namespace runtime::db;
 
-constexpr int64_t ms = 1000;
-constexpr int64_t ask_us = 5000 * ms;    // subscribe_timeout, surveys
-constexpr int64_t txn_us = 10000 * ms;   // db.request_timeout_ms
-constexpr uint32_t write_retries = 5;    // rlog.write_retries
-constexpr size_t batch_size = 500;       // rlog.bootstrap_batch_size
-constexpr size_t agent_window = 1000;    // rlog agent window
-constexpr size_t agent_queue_limit = 100000;
+using namespace timing;
 
 } // namespace
 
@@ -150,7 +144,7 @@ void cluster::subscribe(size_t i, const shard_effect& e) {
     w_.log(n.name + ": subscribes at " + e.node + " (epoch " + std::to_string(epoch)
            + ", seqno " + std::to_string(e.seqno) + ")");
   w_.request<subscribe_reply>(
-    i, target, ask_us,
+    i, target, subscribe_us,
     [this, target, i, core = n.core, epoch, history = e.history.str(),
      seqno = e.seqno, last_id = e.text](world::respond_fn<subscribe_reply> respond) {
       respond(target, serve_subscribe(target, i, core, epoch, history, seqno, last_id));
@@ -233,7 +227,7 @@ void cluster::survey(size_t i, const shard_effect& e) {
     }
     auto target = p->second;
     w_.request<answer>(
-      i, target, ask_us,
+      i, target, subscribe_us,
       [this, target](world::respond_fn<answer> respond) {
         auto& s = *at(target).shard;
         respond(target, {s.fsm().history().str(), s.store().seqno(),

@@ -48,7 +48,8 @@ namespace {
 constexpr int64_t second = 1'000'000;
 
 struct totals {
-  uint64_t acked = 0, discarded = 0, in_gap = 0, unverifiable = 0, resets = 0, faults = 0;
+  uint64_t acked = 0, discarded = 0, in_gap = 0, unverifiable = 0, resets = 0,
+           faults = 0, failed_writes = 0;
 } sum;
 
 class run {
@@ -80,6 +81,7 @@ public:
     o.events = w_.events();
     sum.faults += static_cast<uint64_t>(faults);
     sum.resets += c_->resets();
+    sum.failed_writes += c_->failed_writes();
     return o;
   }
 
@@ -111,9 +113,9 @@ private:
   }
 
   void describe(const std::string& what, int64_t from, int64_t to) {
-    shape_ += (shape_.empty() ? "" : ", ") + what + " "
-              + std::to_string(from / 100000 / 10.0).substr(0, 4) + "-"
-              + std::to_string(to / 100000 / 10.0).substr(0, 4) + "s";
+    char when[48];
+    std::snprintf(when, sizeof when, " %.1f-%.1fs", from / 1e6, to / 1e6);
+    shape_ += (shape_.empty() ? "" : ", ") + what + when;
   }
 
   /// One fault at `t`, undone by `end` at the latest.
@@ -312,12 +314,14 @@ int main(int argc, char** argv) {
                                     });
   std::printf("cluster_sim: %llu acknowledged writes checked, %llu discarded by "
               "autoheal (each named by a heal report, %llu of them in a gap), "
-              "%llu beyond the kept history; %llu faults, %llu resets\n",
+              "%llu beyond the kept history; %llu faults, %llu resets, %llu "
+              "writes failed after every retry\n",
               static_cast<unsigned long long>(sum.acked),
               static_cast<unsigned long long>(sum.discarded),
               static_cast<unsigned long long>(sum.in_gap),
               static_cast<unsigned long long>(sum.unverifiable),
               static_cast<unsigned long long>(sum.faults),
-              static_cast<unsigned long long>(sum.resets));
+              static_cast<unsigned long long>(sum.resets),
+              static_cast<unsigned long long>(sum.failed_writes));
   return rc;
 }

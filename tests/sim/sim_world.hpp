@@ -87,9 +87,7 @@ public:
     procs_.emplace_back();
     return procs_.size() - 1;
   }
-  size_t nodes() const { return procs_.size(); }
   bool alive(size_t n) const { return procs_[n].alive; }
-  bool frozen(size_t n) const { return procs_[n].frozen; }
   uint64_t incarnation(size_t n) const { return procs_[n].incarnation; }
 
   /// A new incarnation of `n` runs from now.
@@ -143,7 +141,6 @@ public:
     auto i = conns_.find(key(a, b));
     return i != conns_.end() && i->second.up;
   }
-  uint64_t epoch(size_t a, size_t b) { return conn(a, b).epoch; }
   bool blocked(size_t a, size_t b) const { return blocked_.count(key(a, b)) > 0; }
 
   void block(size_t a, size_t b) {

@@ -219,7 +219,7 @@ shard_effects shard_core::on_peers(std::vector<shard_peer_info> list,
     }
     return out;
   }
-  if (lost_upstream && syncing_ && leader_ == self_) {
+  if (lost_upstream && catching_up()) {
     // The core this sequencer was catching up from went: ask the others.
     become_leader(out, now);
     return out;
@@ -345,7 +345,7 @@ shard_effects shard_core::on_survey(shard_effect::purpose_t purpose,
     }
     return out;
   }
-  if (epoch != survey_epoch_ || !syncing_ || leader_ != self_)
+  if (epoch != survey_epoch_ || !catching_up())
     return out;
   std::string best;
   size_t answered = 0;
@@ -381,7 +381,7 @@ shard_effects shard_core::on_retry(uint64_t epoch, int64_t now) {
     return out;
   // The sequencer's catch-up subscription failed (refused, timed out, or
   // its core went): survey again, or it would stay catching up for good.
-  if (syncing_ && leader_ == self_ && fsm_->state() == replica_state::disconnected)
+  if (catching_up() && fsm_->state() == replica_state::disconnected)
     become_leader(out, now);
   else
     pick_upstream(out, now);

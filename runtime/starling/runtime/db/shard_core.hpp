@@ -200,6 +200,8 @@ private:
   void connect(const std::string& core, shard_effects& out, int64_t now);
   void stop_following(shard_effects& out);
   bool has_core_peer() const;
+  /// This core is the sequencer and catches up before it numbers anything.
+  bool catching_up() const { return syncing_ && leader_ == self_; }
   /// Subscribe again after settings_.reconnect_delay_ms, in this epoch.
   void retry_later(shard_effects& out) const;
   void log(shard_effects& out, std::string text, bool warning = false);
