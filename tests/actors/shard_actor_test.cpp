@@ -202,7 +202,7 @@ TEST_CASE("the db manager asks a running peer's database again after it did "
   // manager, which lists one shard actor; that answers as an empty shard.
   auto peer_shard = t.sys.spawn([]() -> caf::behavior {
     return {[](actors::db::seqno_atom) {
-      return caf::make_message(std::string{}, uint64_t{0}, uint64_t{0}, false);
+      return caf::make_message(std::string{}, uint64_t{0}, uint64_t{0}, false, false);
     }};
   });
   auto peer_manager = t.sys.spawn([peer_shard]() -> caf::behavior {

@@ -65,6 +65,7 @@ struct stream_agent {
   size_t subscriber = 0; ///< the node whose shard subscribed
   std::string node;
   std::unique_ptr<rdb::subscriber_stream> stream;
+  bool release_due = false; ///< as the agent actor: a release is queued
 };
 
 struct sim_node {

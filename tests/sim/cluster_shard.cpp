@@ -93,8 +93,23 @@ void cluster::carry(size_t i, shard_effects effects) {
       case shard_effect::push:
         for (auto& [node, id] : n.agents_by_node)
           local(i, [this, i, id = id, c = e.c] {
-            if (auto a = at(i).agents.find(id); a != at(i).agents.end())
-              agent_carry(i, id, a->second.stream->push(c));
+            // As the agent actor: held, released behind what waits.
+            auto a = at(i).agents.find(id);
+            if (a == at(i).agents.end())
+              return;
+            if (a->second.stream->hold(c)) {
+              agent_carry(i, id, a->second.stream->release());
+              return;
+            }
+            if (a->second.release_due)
+              return;
+            a->second.release_due = true;
+            local(i, [this, i, id] {
+              if (auto a = at(i).agents.find(id); a != at(i).agents.end()) {
+                a->second.release_due = false;
+                agent_carry(i, id, a->second.stream->release());
+              }
+            });
           });
         break;
       case shard_effect::store:
@@ -218,7 +233,7 @@ void cluster::survey(size_t i, const shard_effect& e) {
       return;
     carry(i, at(i).shard->on_survey(purpose, epoch, g->answers, now()));
   };
-  using answer = std::tuple<std::string, uint64_t, uint64_t>;
+  using answer = std::tuple<std::string, uint64_t, uint64_t, bool, bool>;
   for (auto& name : e.nodes) {
     auto p = at(i).shard_peers.find(name);
     if (p == at(i).shard_peers.end()) {
@@ -231,10 +246,12 @@ void cluster::survey(size_t i, const shard_effect& e) {
       [this, target](world::respond_fn<answer> respond) {
         auto& s = *at(target).shard;
         respond(target, {s.fsm().history().str(), s.store().seqno(),
-                         s.subscribers().size()});
+                         s.subscribers().size(), s.leading(), s.serving()});
       },
       [g, done, name](answer a) {
-        g->answers.push_back({name, true, std::get<0>(a), std::get<1>(a), std::get<2>(a)});
+        g->answers.push_back(
+          {name, true, std::get<0>(a), std::get<1>(a), std::get<2>(a), std::get<3>(a),
+           std::get<4>(a)});
         done();
       },
       [g, done, name] {

@@ -20,7 +20,8 @@
 //    not all the cores with the oldest as sequencer, or a partition alarm
 //    is still raised;
 //  - the oldest core does not lead the shard, or another replica does not
-//    follow (normal state);
+//    follow (normal state), or a replicant follows the sequencer although
+//    another core could feed it;
 //  - two replicas differ in seqno, history or checksum, or a core's file
 //    differs from what it holds;
 //  - an acknowledged write is missing although the final history kept the
@@ -237,6 +238,9 @@ private:
       if (&n != oldest && (s.leading() || s.fsm().state() != rdb::replica_state::normal))
         return n.name + " does not follow (state "
                + rdb::to_string(s.fsm().state()) + ")";
+      if (!n.core && cores.size() > 1 && s.fsm().upstream() == oldest->name)
+        return n.name + " still follows the sequencer " + oldest->name
+               + " although other cores serve";
       if (s.store().seqno() != ref.store().seqno()
           || s.store().checksum() != ref.store().checksum()
           || s.fsm().history() != ref.fsm().history())

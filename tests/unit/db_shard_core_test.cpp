@@ -48,6 +48,14 @@ struct follower {
                   [this] { return "n" + std::to_string(++ids); }};
 };
 
+// An empty replicant r1.
+struct replicant {
+  int ids = 0;
+  shard_core core{"s", "r1", false, false, std::make_unique<shard_store>("s"),
+                  lineage{}, test_schema(), shard_core_settings{},
+                  [this] { return "n" + std::to_string(++ids); }};
+};
+
 } // namespace
 
 TEST_CASE("a replica that subscribed before this core took over gets the new "
@@ -211,4 +219,121 @@ TEST_CASE("a sequencer whose catch-up source goes away surveys the others") {
   // c2 applied nothing from c3 yet (seqno 3): c4, at 4, is ahead of it.
   REQUIRE(next);
   CHECK(next->node == "c4");
+}
+
+TEST_CASE("a replicant subscribes at a following core that serves, the "
+          "least loaded") {
+  replicant r;
+  auto& r1 = r.core;
+  auto survey = find(r1.on_peers(cores({"c1", "c2", "c3", "c4"}), "c1", 0),
+                     shard_effect::survey);
+  REQUIRE(survey);
+  CHECK(survey->purpose == shard_effect::pick_upstream);
+  // c1 sequences, with the fewest subscribers; c2 and c3 follow and serve;
+  // c4 is still copying the shard.
+  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
+                               {{"c1", true, "h0@0", 3, 0, true, true},
+                                {"c2", true, "h0@0", 3, 5, false, true},
+                                {"c3", true, "h0@0", 3, 4, false, true},
+                                {"c4", true, "", 0, 0, false, false}},
+                               10),
+                  shard_effect::subscribe);
+  REQUIRE(sub);
+  CHECK(sub->node == "c3");
+}
+
+TEST_CASE("a replicant subscribes at the sequencer when no following core "
+          "serves") {
+  replicant r;
+  auto& r1 = r.core;
+  auto survey = find(r1.on_peers(cores({"c1", "c2", "c3"}), "c1", 0), shard_effect::survey);
+  REQUIRE(survey);
+  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
+                               {{"c1", true, "h0@0", 3, 7, true, true},
+                                {"c2", false, "", 0, 0},
+                                {"c3", true, "", 0, 0, false, false}},
+                               10),
+                  shard_effect::subscribe);
+  REQUIRE(sub);
+  CHECK(sub->node == "c1");
+}
+
+TEST_CASE("a replicant at the sequencer moves to a following core once one "
+          "serves") {
+  replicant r;
+  auto& r1 = r.core;
+  // Only c1 is about: the replicant follows it.
+  auto survey = find(r1.on_peers(cores({"c1"}), "c1", 0), shard_effect::survey);
+  REQUIRE(survey);
+  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
+                               {{"c1", true, "h0@0", 0, 0, true, true}}, 10),
+                  shard_effect::subscribe);
+  REQUIRE(sub);
+  auto subscribed = r1.on_subscribed(sub->epoch, "c1", false, "h0@0", 0, 20);
+  auto batch = find(subscribed, shard_effect::request_batch);
+  REQUIRE(batch);
+  CHECK_FALSE(find(subscribed, shard_effect::retry)); // nowhere to move to
+  r1.on_batch(sub->epoch, {}, 30);
+  REQUIRE(r1.fsm().state() == replica_state::normal);
+
+  // c2 comes: in a while the replicant looks whether it could move.
+  auto joined = r1.on_peers(cores({"c1", "c2"}), "c1", 40);
+  auto timer = find(joined, shard_effect::retry);
+  REQUIRE(timer);
+  CHECK(timer->delay_ms == shard_core_settings{}.move_check_ms);
+  CHECK_FALSE(find(r1.on_peers(cores({"c1", "c2"}), "c1", 41), shard_effect::retry));
+  auto look = find(r1.on_retry(timer->epoch, 5040), shard_effect::survey);
+  REQUIRE(look);
+  CHECK(look->purpose == shard_effect::move_upstream);
+  // c2 still copies the shard: stay, and look again later.
+  auto stay = r1.on_survey(shard_effect::move_upstream, look->epoch,
+                           {{"c1", true, "h0@0", 0, 2, true, true},
+                            {"c2", true, "", 0, 0, false, false}},
+                           5050);
+  CHECK_FALSE(find(stay, shard_effect::subscribe));
+  auto again = find(stay, shard_effect::retry);
+  REQUIRE(again);
+  look = find(r1.on_retry(again->epoch, 10050), shard_effect::survey);
+  REQUIRE(look);
+  // c2 serves now: the replicant moves there and resumes.
+  auto move = r1.on_survey(shard_effect::move_upstream, look->epoch,
+                           {{"c1", true, "h0@0", 0, 2, true, true},
+                            {"c2", true, "h0@0", 0, 0, false, true}},
+                           10060);
+  CHECK(find(move, shard_effect::drop_upstream));
+  auto moved = find(move, shard_effect::subscribe);
+  REQUIRE(moved);
+  CHECK(moved->node == "c2");
+  CHECK(moved->epoch > sub->epoch);
+  // Following c2, it does not look again.
+  auto at_c2 = r1.on_subscribed(moved->epoch, "c2", true, "h0@0", 0, 10070);
+  CHECK_FALSE(find(at_c2, shard_effect::retry));
+  CHECK(r1.fsm().upstream() == "c2");
+}
+
+TEST_CASE("a replicant at the sequencer stays when the sequencer moved") {
+  replicant r;
+  auto& r1 = r.core;
+  auto survey = find(r1.on_peers(cores({"c1", "c2"}), "c1", 0), shard_effect::survey);
+  REQUIRE(survey);
+  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
+                               {{"c1", true, "h0@0", 0, 1, true, true},
+                                {"c2", true, "", 0, 0, false, false}},
+                               10),
+                  shard_effect::subscribe);
+  REQUIRE(sub);
+  CHECK(sub->node == "c1");
+  auto subscribed = r1.on_subscribed(sub->epoch, "c1", false, "h0@0", 0, 20);
+  auto timer = find(subscribed, shard_effect::retry);
+  REQUIRE(timer);
+  r1.on_batch(sub->epoch, {}, 30);
+  auto look = find(r1.on_retry(timer->epoch, 5020), shard_effect::survey);
+  REQUIRE(look);
+  // c2 sequences now, and c1 follows it: nobody waits on c1's fan-out.
+  auto out = r1.on_survey(shard_effect::move_upstream, look->epoch,
+                          {{"c1", true, "h0@0", 0, 1, false, true},
+                           {"c2", true, "h0@0", 0, 1, true, true}},
+                          5030);
+  CHECK_FALSE(find(out, shard_effect::subscribe));
+  CHECK_FALSE(find(out, shard_effect::retry));
 }

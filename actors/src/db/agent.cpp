@@ -24,6 +24,7 @@ struct agent_state {
   std::string shard;
   std::shared_ptr<agent_gauge> gauge;
   std::unique_ptr<subscriber_stream> stream; ///< every decision
+  bool release_due = false; ///< a release_atom is in the mailbox
   static inline const char* name = "shard_agent";
 };
 
@@ -66,11 +67,25 @@ caf::behavior agent(agent_actor* self, db_context* db, caf::actor server,
   self->monitor(subscriber);
   self->set_down_handler([self](caf::down_msg&) { self->quit(); });
   return {
-    [self](push_atom, committed& c) {
+    [self](push_atom, const committed& c) {
       auto& st = self->state;
       if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(st.server))
         return;
-      carry(self, st.stream->push(std::move(c)));
+      // Held until the pushes already in the mailbox are in too: a burst of
+      // commits costs the subscriber's link one message, not one each.
+      if (st.stream->hold(c)) {
+        carry(self, st.stream->release()); // past the limit: cut now
+        return;
+      }
+      if (!st.release_due) {
+        st.release_due = true;
+        self->send(self, release_atom::value);
+      }
+    },
+    [self](release_atom) {
+      auto& st = self->state;
+      st.release_due = false;
+      carry(self, st.stream->release());
     },
     [self](ack_atom, uint64_t epoch, uint64_t seqno) {
       auto& st = self->state;

@@ -38,7 +38,7 @@ void ask_state(manager_actor* self, const caf::actor& a,
                std::function<void(std::optional<shard_state_answer>)> done) {
   self->request(a, ask_timeout, seqno_atom::value)
     .then(
-      [done](const std::string& history, uint64_t seqno, uint64_t, bool) {
+      [done](const std::string& history, uint64_t seqno, uint64_t, bool, bool) {
         auto l = lineage::parse(history);
         if (!l)
           done(std::nullopt);

@@ -200,12 +200,13 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
       return caf::delegated<uint64_t>{};
     },
     [self](seqno_atom)
-      -> caf::result<std::string, uint64_t, uint64_t, bool> {
+      -> caf::result<std::string, uint64_t, uint64_t, bool, bool> {
       if (!trusted(self))
         return not_authenticated();
       auto& c = *self->state.core;
       return {c.fsm().history().str(), c.store().seqno(),
-              static_cast<uint64_t>(c.subscribers().size()), c.leading()};
+              static_cast<uint64_t>(c.subscribers().size()), c.leading(),
+              c.serving()};
     },
     [self](subscribe_atom, uint32_t version, const std::string& node,
            bool is_core, uint64_t epoch, const std::string& history,

@@ -131,8 +131,9 @@ void survey(shard_actor* self, const shard_effect& e) {
     }
     self->request(p->second, subscribe_timeout, seqno_atom::value)
       .then(
-        [=](const std::string& history, uint64_t seqno, uint64_t load, bool) {
-          answers->push_back({node, true, history, seqno, load});
+        [=](const std::string& history, uint64_t seqno, uint64_t load,
+            bool leading, bool serving) {
+          answers->push_back({node, true, history, seqno, load, leading, serving});
           done();
         },
         [=](caf::error&) {
@@ -204,10 +205,13 @@ void carry(shard_actor* self, shard_effects effects) {
         st.upstream_agent = nullptr;
         st.upstream = nullptr;
         break;
-      case shard_effect::push:
+      case shard_effect::push: {
+        // Built once: every agent's message shares it, none copies it.
+        auto m = caf::make_message(push_atom::value, std::move(e.c));
         for (auto& [node, a] : st.agents)
-          self->send(a.handle, push_atom::value, e.c);
+          self->send(a.handle, m);
         break;
+      }
       case shard_effect::store:
         if (st.db->disk) {
           std::string err;

@@ -205,6 +205,8 @@ shard_effects shard_core::on_peers(std::vector<shard_peer_info> list,
       }
     }
   peers_ = std::move(next);
+  if (!core_)
+    leader_ = leader; // where its upstream's writes go: the fan-out moves off it
   if (core_ && leader != leader_) {
     took_over_ = !leader_.empty();
     leader_ = leader;
@@ -225,6 +227,7 @@ shard_effects shard_core::on_peers(std::vector<shard_peer_info> list,
     return out;
   }
   pick_upstream(out, now);
+  schedule_move_check(out); // a core may have come that it could move to
   return out;
 }
 
@@ -296,9 +299,54 @@ void shard_core::finish_sync(shard_effects& out) {
   drain_stash(out);
 }
 
+/// The core a replicant should follow: a following core that serves
+/// first, then the sequencer, then any; the fewest subscribers first; ties
+/// broken by a hash of both names so replicants spread.
+std::optional<survey_answer>
+shard_core::best_upstream(const std::vector<survey_answer>& answers) const {
+  std::optional<std::pair<std::tuple<int, uint64_t, size_t>, survey_answer>> best;
+  for (auto& a : answers) {
+    if (!a.ok || !peers_.count(a.node))
+      continue;
+    int rank = a.serving && !a.leading ? 0 : a.leading ? 1 : 2;
+    auto key = std::make_tuple(rank, a.load, std::hash<std::string>{}(self_ + "/" + a.node));
+    if (!best || key < best->first)
+      best = std::make_pair(key, a);
+  }
+  if (!best)
+    return std::nullopt;
+  return best->second;
+}
+
+bool shard_core::serving() const {
+  return core_ && !syncing_
+         && (leading_ || (following_ && fsm_->state() == replica_state::normal));
+}
+
+void shard_core::schedule_move_check(shard_effects& out) {
+  if (core_ || (upstream_settled_ && fsm_->upstream() != leader_)
+      || move_check_epoch_ == fsm_->epoch()
+      || fsm_->state() == replica_state::disconnected)
+    return;
+  auto others = std::count_if(peers_.begin(), peers_.end(), [&](auto& p) {
+    return p.second.core && p.first != fsm_->upstream();
+  });
+  if (others == 0)
+    return;
+  move_check_epoch_ = fsm_->epoch();
+  auto r = make(shard_effect::retry);
+  r.epoch = fsm_->epoch();
+  r.delay_ms = settings_.move_check_ms;
+  out.push_back(std::move(r));
+}
+
 /// A disconnected replica subscribes again: a following core at the leader,
-/// a replicant at the least loaded core (fewest subscribers, ties broken
-/// by a hash of both names so replicants spread).
+/// a replicant at a core that does not sequence the shard, the least
+/// loaded of them (fewest subscribers, ties broken by a hash of both names
+/// so replicants spread); at the sequencer only when no other core answers.
+/// The sequencer's work is every write's wait, so the fan-out to
+/// replicants goes to the following cores: its cost per transaction stays
+/// the same however many replicants there are.
 void shard_core::pick_upstream(shard_effects& out, int64_t now) {
   if (fsm_->state() != replica_state::disconnected || syncing_)
     return;
@@ -330,19 +378,39 @@ shard_effects shard_core::on_survey(shard_effect::purpose_t purpose,
   if (purpose == shard_effect::pick_upstream) {
     if (epoch != fsm_->epoch() || fsm_->state() != replica_state::disconnected)
       return out;
-    std::optional<std::pair<std::pair<uint64_t, size_t>, std::string>> best;
-    for (auto& a : answers) {
-      if (!a.ok || !peers_.count(a.node))
-        continue;
-      auto key = std::make_pair(a.load, std::hash<std::string>{}(self_ + "/" + a.node));
-      if (!best || key < best->first)
-        best = std::make_pair(key, a.node);
-    }
+    auto best = best_upstream(answers);
     if (best) {
-      connect(best->second, out, now);
+      upstream_settled_ = best->serving && !best->leading;
+      connect(best->node, out, now);
     } else {
       retry_later(out);
     }
+    return out;
+  }
+  if (purpose == shard_effect::move_upstream) {
+    if (epoch != fsm_->epoch())
+      return out; // it subscribed again meanwhile
+    if (fsm_->state() != replica_state::normal) {
+      schedule_move_check(out);
+      return out;
+    }
+    auto upstream = fsm_->upstream();
+    upstream_settled_ = std::any_of(answers.begin(), answers.end(), [&](auto& a) {
+      return a.ok && a.node == upstream && a.serving && !a.leading;
+    });
+    if (upstream_settled_)
+      return out; // it follows the sequencer now: nobody waits on its fan-out
+    auto best = best_upstream(answers);
+    if (best && best->node != upstream && best->serving && !best->leading) {
+      log(out, "moving from " + upstream + " to " + best->node
+                 + ", a following core: the sequencer keeps to sequencing");
+      upstream_settled_ = true;
+      fsm_->on_upstream_lost(upstream);
+      stop_following(out);
+      connect(best->node, out, now);
+      return out;
+    }
+    schedule_move_check(out);
     return out;
   }
   if (epoch != survey_epoch_ || !catching_up())
@@ -381,10 +449,25 @@ shard_effects shard_core::on_retry(uint64_t epoch, int64_t now) {
     return out;
   // The sequencer's catch-up subscription failed (refused, timed out, or
   // its core went): survey again, or it would stay catching up for good.
-  if (catching_up() && fsm_->state() == replica_state::disconnected)
+  if (catching_up() && fsm_->state() == replica_state::disconnected) {
     become_leader(out, now);
-  else
+  } else if (move_check_epoch_ == epoch
+             && fsm_->state() != replica_state::disconnected) {
+    move_check_epoch_.reset();
+    if (fsm_->state() != replica_state::normal) {
+      schedule_move_check(out); // still copying: look again later
+      return out;
+    }
+    auto s = make(shard_effect::survey);
+    s.purpose = shard_effect::move_upstream;
+    s.epoch = epoch;
+    for (auto& [name, p] : peers_)
+      if (p.core)
+        s.nodes.push_back(name);
+    out.push_back(std::move(s));
+  } else {
     pick_upstream(out, now);
+  }
   return out;
 }
 
@@ -467,6 +550,7 @@ shard_effects shard_core::on_subscribed(uint64_t epoch, const std::string& core,
   subscription_reply r{resume, std::move(*theirs), core_seqno, {}, {}};
   for (auto& e : run(fsm_->on_subscribed(epoch, std::move(r), now), now))
     out.push_back(std::move(e));
+  schedule_move_check(out);
   if (resume && fsm_->history() != before) {
     // We continue the upstream's history now: keep it, and let the replicas
     // we feed take it too (they resume).

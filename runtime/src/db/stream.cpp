@@ -38,9 +38,18 @@ void subscriber_stream::flush(output& out) {
 }
 
 subscriber_stream::output subscriber_stream::push(committed c) {
-  output out;
+  hold(std::move(c));
+  return release();
+}
+
+bool subscriber_stream::hold(committed c) {
   latest_ = std::max(latest_, c.seqno);
   queue_.push_back(std::move(c));
+  return queue_.size() > queue_limit_;
+}
+
+subscriber_stream::output subscriber_stream::release() {
+  output out;
   if (queue_.size() > queue_limit_) {
     out.cut = true;
     out.why = std::to_string(queue_.size())

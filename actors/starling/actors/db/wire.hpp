@@ -57,8 +57,9 @@ using shards_atom = caf::atom_constant<caf::atom("shards")>;
 /// (txn, transaction) -> uint64 seqno. On a core it goes to the shard's
 /// leader; the caller may retry with the same id (answered, not re-applied).
 using txn_atom = caf::atom_constant<caf::atom("txn")>;
-/// (seqno) -> (string history, uint64 seqno, uint64 subscribers, bool leading)
-/// `history` is the lineage's text (id@start,...).
+/// (seqno) -> (string history, uint64 seqno, uint64 subscribers, bool leading,
+/// bool serving): `history` is the lineage's text (id@start,...); see
+/// runtime::db::survey_answer.
 using seqno_atom = caf::atom_constant<caf::atom("seqno")>;
 
 // -- replica -> core shard server / agent ---------------------------------------
@@ -135,7 +136,12 @@ using reset_atom = caf::atom_constant<caf::atom("reset")>;
 using heal_report_atom = caf::atom_constant<caf::atom("healreport")>;
 /// (peers, vector<shard_peer>, string leader), db manager -> shard actor.
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
+/// (push, committed), shard actor -> its local agents: one message built
+/// once per transaction and shared by every agent.
 using push_atom = caf::atom_constant<caf::atom("push")>;
+/// An agent to itself, behind the pushes waiting in its mailbox: send what
+/// they queued as one batch.
+using release_atom = caf::atom_constant<caf::atom("release")>;
 /// (probe): the db manager's timer for partition detection.
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using acked_atom = caf::atom_constant<caf::atom("acked")>;

@@ -55,6 +55,9 @@ struct shard_core_settings {
   int64_t reconnect_delay_ms = 300;
   /// A replicant acknowledges every this many transactions.
   uint64_t replicant_ack_every = 32;
+  /// A replicant following the sequencer looks this often for a following
+  /// core that serves, and moves there (see pick_upstream).
+  int64_t move_check_ms = 5000;
 };
 
 struct shard_effect {
@@ -64,7 +67,7 @@ struct shard_effect {
     subscribe,     ///< subscribe at `node`: epoch, history, seqno, text (last id)
     request_batch, ///< records after `after` (from the start: nullopt)
     ack,           ///< to the upstream stream: epoch, seqno
-    survey,        ///< ask `nodes` for (history, seqno, load); `purpose`
+    survey,        ///< ask `nodes` for a survey_answer each; `purpose`
     drop_stream,   ///< stop the subscriber stream of `node`
     drop_upstream, ///< stop following (the upstream stream goes)
     push,          ///< `c` to every subscriber stream
@@ -90,7 +93,7 @@ struct shard_effect {
   std::optional<record> after;
   int64_t delay_ms = 0;
   bool warning = false;
-  enum purpose_t { catch_up, pick_upstream } purpose = catch_up;
+  enum purpose_t { catch_up, pick_upstream, move_upstream } purpose = catch_up;
 };
 
 using shard_effects = std::vector<shard_effect>;
@@ -109,6 +112,8 @@ struct survey_answer {
   std::string history; ///< lineage text
   uint64_t seqno = 0;
   uint64_t load = 0; ///< subscribers
+  bool leading = false; ///< the node sequences the shard
+  bool serving = false; ///< it feeds a subscriber what is committed now
 };
 
 /// What a served subscription gets: an error, or the reply and the stream
@@ -172,6 +177,9 @@ public:
   const std::string& shard() const { return shard_; }
   bool core() const { return core_; }
   bool leading() const { return leading_; }
+  /// A subscription here gets what is committed now: this core sequences,
+  /// or follows the sequencer's stream (not catching up, not copying).
+  bool serving() const;
   bool syncing() const { return syncing_; }
   bool healing() const { return healing_; }
   const std::string& leader() const { return leader_; }
@@ -194,6 +202,11 @@ private:
   void become_leader(shard_effects& out, int64_t now);
   void finish_sync(shard_effects& out);
   void pick_upstream(shard_effects& out, int64_t now);
+  /// A replicant following the sequencer (or a core that was not serving
+  /// yet), with other cores about: look for a following core that serves
+  /// to move to after settings_.move_check_ms.
+  void schedule_move_check(shard_effects& out);
+  std::optional<survey_answer> best_upstream(const std::vector<survey_answer>& answers) const;
   void drop_stream(const std::string& node, shard_effects& out);
   /// Every subscriber's stream: they subscribe again (a new history).
   void drop_all_streams(shard_effects& out);
@@ -216,7 +229,7 @@ private:
   std::unique_ptr<replica_fsm> fsm_;
   std::unique_ptr<sequencer> seq_;
   std::map<std::string, shard_peer_info> peers_;
-  std::string leader_;
+  std::string leader_; ///< the sequencer the peers message names
   bool leading_ = false, syncing_ = false, took_over_ = false;
   bool healing_ = false;
   int64_t healing_until_ms_ = 0;
@@ -227,6 +240,11 @@ private:
   bool following_ = false; ///< a subscription's stream feeds us
   uint64_t upstream_seqno_ = 0, unacked_ = 0;
   uint64_t survey_epoch_ = 0; ///< the running survey (stale answers ignored)
+  /// A replicant's upstream was a following core that serves when last
+  /// asked: no move check needed while it does not sequence (leader_).
+  bool upstream_settled_ = false;
+  /// The subscription epoch a move check's timer runs for.
+  std::optional<uint64_t> move_check_epoch_;
   std::function<std::string()> new_id_;
 };
 

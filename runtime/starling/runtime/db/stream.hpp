@@ -37,7 +37,16 @@ public:
     uint64_t acked_seqno = 0;
   };
 
+  /// Queues `c` and sends what the window allows.
   output push(committed c);
+  /// Queues `c` without sending: the agent holds a burst of pushes (what
+  /// waited in its mailbox) and releases them together, so they leave as
+  /// one batch, one message and one socket write per subscriber. True when
+  /// the queue is past its limit: release at once (the subscriber is cut).
+  bool hold(committed c);
+  /// Sends what the window allows of what is held and queued; past the
+  /// queue limit, cuts the subscriber off.
+  output release();
   output ack(uint64_t epoch, uint64_t seqno);
 
   const std::string& node() const { return node_; }
