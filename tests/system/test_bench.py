@@ -4,6 +4,7 @@ loss, duplicates) and the comparison tool keep working."""
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import unittest
@@ -12,6 +13,8 @@ from harness import BIN, BenchProcess, MqttTest, free_port, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPARE = os.path.join(ROOT, "tools", "bench", "compare")
+CLUSTER_BENCH = os.path.join(ROOT, "tools", "bench", "cluster")
+REPLICATION_BENCH = os.path.join(ROOT, "tools", "bench", "replication")
 MOSQUITTO = "/usr/sbin/mosquitto"
 
 
@@ -157,6 +160,42 @@ def scenario_size(key):
     sys.path.insert(0, os.path.dirname(COMPARE))
     import scenarios
     return scenarios.QUICK[key]
+
+
+class ClusterBenchQuickTest(unittest.TestCase):
+    """The cluster and replication benchmarks' own scripts work (their
+    figures are not asserted: a test of this machine's load would be a
+    timed assertion)."""
+
+    def test_cluster_quick_run_delivers_every_message_across_nodes(self):
+        r = subprocess.run([CLUSTER_BENCH, "--quick", "--replicants", "0,1"],
+                           capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "STARLING_BIN": BIN})
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        text = r.stdout
+        self.assertIn("3 cores + 0 replicants, 200 clients per node (600 in all)", text)
+        self.assertIn("3 cores + 1 replicants, 200 clients per node (800 in all)", text)
+        # Every publisher's message acknowledged and delivered, in both runs.
+        runs = re.findall(r"(\d+) QoS 1 messages acknowledged of (\d+), (\d+) delivered",
+                          text)
+        self.assertEqual(len(runs), 2, text)
+        for acked, sent, delivered in runs:
+            self.assertEqual(acked, sent, text)
+            self.assertEqual(delivered, sent, text)
+            self.assertGreater(int(sent), 0)
+        self.assertIn("cores' idle CPU as replicants are added", text)
+
+    def test_replication_quick_run_has_a_row_per_replicant_count(self):
+        r = subprocess.run([REPLICATION_BENCH, "--quick", "--no-bootstrap",
+                            "--replicants", "0,1"],
+                           capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "STARLING_BIN": BIN})
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        rows = [l.split() for l in r.stdout.splitlines() if l[:10].strip().isdigit()]
+        self.assertEqual([(row[0], row[2]) for row in rows],
+                         [("0", "1"), ("0", "16"), ("1", "1"), ("1", "16")], r.stdout)
+        # The replicant follows the following core, not the sequencer.
+        self.assertEqual([row[1] for row in rows], ["0", "0", "0", "0"], r.stdout)
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ shard_effects shard_core::on_peers(std::vector<shard_peer_info> list,
     }
   peers_ = std::move(next);
   if (!core_)
-    leader_ = leader; // where its upstream's writes go: the fan-out moves off it
+    leader_ = leader; // a replicant moves its subscription off the sequencer
   if (core_ && leader != leader_) {
     took_over_ = !leader_.empty();
     leader_ = leader;
@@ -399,7 +399,7 @@ shard_effects shard_core::on_survey(shard_effect::purpose_t purpose,
       return a.ok && a.node == upstream && a.serving && !a.leading;
     });
     if (upstream_settled_)
-      return out; // it follows the sequencer now: nobody waits on its fan-out
+      return out; // its upstream follows the sequencer and serves: stay
     auto best = best_upstream(answers);
     if (best && best->node != upstream && best->serving && !best->leading) {
       log(out, "moving from " + upstream + " to " + best->node
