@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,12 @@ std::vector<shard_peer_info> cores(std::vector<std::string> names) {
   return out;
 }
 
-const shard_effect* find(const shard_effects& out, shard_effect::kind_t kind) {
+// A copy of the first effect of `kind`: `out` is often a temporary.
+std::optional<shard_effect> find(const shard_effects& out, shard_effect::kind_t kind) {
   for (auto& e : out)
     if (e.kind == kind)
-      return &e;
-  return nullptr;
+      return e;
+  return std::nullopt;
 }
 
 // A store that holds transactions 1..n of one history.
@@ -54,6 +56,19 @@ struct replicant {
   shard_core core{"s", "r1", false, false, std::make_unique<shard_store>("s"),
                   lineage{}, test_schema(), shard_core_settings{},
                   [this] { return "n" + std::to_string(++ids); }};
+
+  /// r1 learns the cores `peers` (c1 sequencing) and surveys them; given
+  /// `answers`, where it subscribes.
+  std::optional<shard_effect> pick(std::vector<std::string> peers,
+                                   std::vector<survey_answer> answers) {
+    auto survey = find(core.on_peers(cores(std::move(peers)), "c1", 0),
+                       shard_effect::survey);
+    REQUIRE(survey);
+    CHECK(survey->purpose == shard_effect::pick_upstream);
+    return find(core.on_survey(shard_effect::pick_upstream, survey->epoch,
+                               std::move(answers), 10),
+                shard_effect::subscribe);
+  }
 };
 
 } // namespace
@@ -224,20 +239,12 @@ TEST_CASE("a sequencer whose catch-up source goes away surveys the others") {
 TEST_CASE("a replicant subscribes at a following core that serves, the "
           "least loaded") {
   replicant r;
-  auto& r1 = r.core;
-  auto survey = find(r1.on_peers(cores({"c1", "c2", "c3", "c4"}), "c1", 0),
-                     shard_effect::survey);
-  REQUIRE(survey);
-  CHECK(survey->purpose == shard_effect::pick_upstream);
   // c1 sequences, with the fewest subscribers; c2 and c3 follow and serve;
   // c4 is still copying the shard.
-  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
-                               {{"c1", true, "h0@0", 3, 0, true, true},
-                                {"c2", true, "h0@0", 3, 5, false, true},
-                                {"c3", true, "h0@0", 3, 4, false, true},
-                                {"c4", true, "", 0, 0, false, false}},
-                               10),
-                  shard_effect::subscribe);
+  auto sub = r.pick({"c1", "c2", "c3", "c4"}, {{"c1", true, "h0@0", 3, 0, true, true},
+                                               {"c2", true, "h0@0", 3, 5, false, true},
+                                               {"c3", true, "h0@0", 3, 4, false, true},
+                                               {"c4", true, "", 0, 0, false, false}});
   REQUIRE(sub);
   CHECK(sub->node == "c3");
 }
@@ -245,15 +252,9 @@ TEST_CASE("a replicant subscribes at a following core that serves, the "
 TEST_CASE("a replicant subscribes at the sequencer when no following core "
           "serves") {
   replicant r;
-  auto& r1 = r.core;
-  auto survey = find(r1.on_peers(cores({"c1", "c2", "c3"}), "c1", 0), shard_effect::survey);
-  REQUIRE(survey);
-  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
-                               {{"c1", true, "h0@0", 3, 7, true, true},
-                                {"c2", false, "", 0, 0},
-                                {"c3", true, "", 0, 0, false, false}},
-                               10),
-                  shard_effect::subscribe);
+  auto sub = r.pick({"c1", "c2", "c3"}, {{"c1", true, "h0@0", 3, 7, true, true},
+                                         {"c2", false, "", 0, 0},
+                                         {"c3", true, "", 0, 0, false, false}});
   REQUIRE(sub);
   CHECK(sub->node == "c1");
 }
@@ -263,11 +264,7 @@ TEST_CASE("a replicant at the sequencer moves to a following core once one "
   replicant r;
   auto& r1 = r.core;
   // Only c1 is about: the replicant follows it.
-  auto survey = find(r1.on_peers(cores({"c1"}), "c1", 0), shard_effect::survey);
-  REQUIRE(survey);
-  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
-                               {{"c1", true, "h0@0", 0, 0, true, true}}, 10),
-                  shard_effect::subscribe);
+  auto sub = r.pick({"c1"}, {{"c1", true, "h0@0", 0, 0, true, true}});
   REQUIRE(sub);
   auto subscribed = r1.on_subscribed(sub->epoch, "c1", false, "h0@0", 0, 20);
   auto batch = find(subscribed, shard_effect::request_batch);
@@ -314,13 +311,8 @@ TEST_CASE("a replicant at the sequencer moves to a following core once one "
 TEST_CASE("a replicant at the sequencer stays when the sequencer moved") {
   replicant r;
   auto& r1 = r.core;
-  auto survey = find(r1.on_peers(cores({"c1", "c2"}), "c1", 0), shard_effect::survey);
-  REQUIRE(survey);
-  auto sub = find(r1.on_survey(shard_effect::pick_upstream, survey->epoch,
-                               {{"c1", true, "h0@0", 0, 1, true, true},
-                                {"c2", true, "", 0, 0, false, false}},
-                               10),
-                  shard_effect::subscribe);
+  auto sub = r.pick({"c1", "c2"}, {{"c1", true, "h0@0", 0, 1, true, true},
+                                   {"c2", true, "", 0, 0, false, false}});
   REQUIRE(sub);
   CHECK(sub->node == "c1");
   auto subscribed = r1.on_subscribed(sub->epoch, "c1", false, "h0@0", 0, 20);
