@@ -329,3 +329,23 @@ TEST_CASE("a replicant at the sequencer stays when the sequencer moved") {
   CHECK_FALSE(find(out, shard_effect::subscribe));
   CHECK_FALSE(find(out, shard_effect::retry));
 }
+
+TEST_CASE("a replicant sends its transactions to the sequencer, not through "
+          "the core it follows") {
+  replicant r;
+  auto& r1 = r.core;
+  auto sub = r.pick({"c1", "c2"}, {{"c1", true, "h0@0", 0, 1, true, true},
+                                   {"c2", true, "h0@0", 0, 0, false, true}});
+  REQUIRE(sub);
+  CHECK(sub->node == "c2");
+  auto fwd = find(r1.on_txn({"r1#1", "s", {{op::write, "t1", "k", "v"}}}, 1, 20),
+                  shard_effect::forward);
+  REQUIRE(fwd);
+  CHECK(fwd->node == "c1");
+  // The sequencer gone from its peers: to the core it follows.
+  r1.on_peers(cores({"c2"}), "c2", 30);
+  fwd = find(r1.on_txn({"r1#2", "s", {{op::write, "t1", "k", "v"}}}, 2, 40),
+             shard_effect::forward);
+  REQUIRE(fwd);
+  CHECK(fwd->node == "c2");
+}

@@ -91,7 +91,11 @@ void shard_core::route(const transaction& txn, caller_id caller,
     if (leader_ != self_ && peers_.count(leader_))
       target = leader_;
   } else {
-    if (peers_.count(fsm_->upstream()))
+    // To the sequencer itself when it is a peer: the upstream is usually a
+    // following core now, which would only pass it on.
+    if (peers_.count(leader_))
+      target = leader_;
+    else if (peers_.count(fsm_->upstream()))
       target = fsm_->upstream();
     for (auto i = peers_.begin(); target.empty() && i != peers_.end(); ++i)
       if (i->second.core)
