@@ -42,6 +42,20 @@ def rss_kb(pid):
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
 
+def wait_idle(pids, limit_s, busy=0.10, step=0.5):
+    """Waits until each process uses under `busy` of a CPU over `step`
+    seconds (work acknowledged but not yet done, such as routes still being
+    inserted after the SUBACKs went out); returns the seconds waited, at
+    most `limit_s`."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit_s:
+        before = [cpu_seconds(p) for p in pids]
+        time.sleep(step)
+        if all(cpu_seconds(p) - b < busy * step for p, b in zip(pids, before)):
+            break
+    return time.monotonic() - start
+
+
 def stop(proc, grace=10):
     """Stops one process we started, by its PID."""
     if proc.poll() is None:
@@ -121,17 +135,7 @@ class Broker:
         return rss_kb(self.proc.pid)
 
     def wait_idle(self, limit_s, busy=0.10, step=0.5):
-        """Waits until the broker uses under `busy` of a CPU over `step`
-        seconds (work acknowledged but not yet done, such as routes still
-        being inserted after the SUBACKs went out); returns the seconds
-        waited, at most `limit_s`."""
-        start = time.monotonic()
-        while time.monotonic() - start < limit_s:
-            c0 = self.cpu()
-            time.sleep(step)
-            if self.cpu() - c0 < busy * step:
-                break
-        return time.monotonic() - start
+        return wait_idle([self.proc.pid], limit_s, busy, step)
 
     def stop(self):
         if self.proc:

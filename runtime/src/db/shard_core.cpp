@@ -260,12 +260,7 @@ void shard_core::become_leader(shard_effects& out, int64_t now) {
   sync_target_ = store_->seqno();
   stop_following(out);
   fsm_->on_upstream_lost(fsm_->upstream());
-  auto s = make(shard_effect::survey);
-  s.purpose = shard_effect::catch_up;
-  s.epoch = ++survey_epoch_;
-  for (auto& [name, p] : peers_)
-    if (p.core)
-      s.nodes.push_back(name);
+  auto s = survey_of_cores(shard_effect::catch_up, ++survey_epoch_);
   if (s.nodes.empty()) {
     for (auto& e : on_survey(shard_effect::catch_up, s.epoch, {}, now))
       out.push_back(std::move(e));
@@ -301,6 +296,17 @@ void shard_core::finish_sync(shard_effects& out) {
   if (took_over_) // a lone node leading its shards at start is no news
     log(out, "sequencer on this node at seqno " + std::to_string(store_->seqno()));
   drain_stash(out);
+}
+
+shard_effect shard_core::survey_of_cores(shard_effect::purpose_t purpose,
+                                         uint64_t epoch) const {
+  auto s = make(shard_effect::survey);
+  s.purpose = purpose;
+  s.epoch = epoch;
+  for (auto& [name, p] : peers_)
+    if (p.core)
+      s.nodes.push_back(name);
+  return s;
 }
 
 /// The core a replicant should follow: a following core that serves
@@ -361,12 +367,7 @@ void shard_core::pick_upstream(shard_effects& out, int64_t now) {
       become_leader(out, now); // a healing shard waiting for the winners
     return;
   }
-  auto s = make(shard_effect::survey);
-  s.purpose = shard_effect::pick_upstream;
-  s.epoch = fsm_->epoch();
-  for (auto& [name, p] : peers_)
-    if (p.core)
-      s.nodes.push_back(name);
+  auto s = survey_of_cores(shard_effect::pick_upstream, fsm_->epoch());
   if (s.nodes.empty()) {
     retry_later(out);
     return;
@@ -395,7 +396,7 @@ shard_effects shard_core::on_survey(shard_effect::purpose_t purpose,
     if (epoch != fsm_->epoch())
       return out; // it subscribed again meanwhile
     if (fsm_->state() != replica_state::normal) {
-      schedule_move_check(out);
+      schedule_move_check(out); // still copying: look again later
       return out;
     }
     auto upstream = fsm_->upstream();
@@ -458,17 +459,7 @@ shard_effects shard_core::on_retry(uint64_t epoch, int64_t now) {
   } else if (move_check_epoch_ == epoch
              && fsm_->state() != replica_state::disconnected) {
     move_check_epoch_.reset();
-    if (fsm_->state() != replica_state::normal) {
-      schedule_move_check(out); // still copying: look again later
-      return out;
-    }
-    auto s = make(shard_effect::survey);
-    s.purpose = shard_effect::move_upstream;
-    s.epoch = epoch;
-    for (auto& [name, p] : peers_)
-      if (p.core)
-        s.nodes.push_back(name);
-    out.push_back(std::move(s));
+    out.push_back(survey_of_cores(shard_effect::move_upstream, epoch));
   } else {
     pick_upstream(out, now);
   }

@@ -207,6 +207,8 @@ private:
   /// to move to after settings_.move_check_ms.
   void schedule_move_check(shard_effects& out);
   std::optional<survey_answer> best_upstream(const std::vector<survey_answer>& answers) const;
+  /// A survey of every core among the peers.
+  shard_effect survey_of_cores(shard_effect::purpose_t purpose, uint64_t epoch) const;
   void drop_stream(const std::string& node, shard_effects& out);
   /// Every subscriber's stream: they subscribe again (a new history).
   void drop_all_streams(shard_effects& out);
