@@ -15,8 +15,9 @@
 #include <vector>
 
 #include <caf/all.hpp>
-#include <caf/scheduler/test_coordinator.hpp>
 #include <nlohmann/json.hpp>
+
+#include "actor_test.hpp"
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/db/context.hpp"
@@ -32,50 +33,16 @@ using actors::db::shard_peer;
 
 namespace {
 
-caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  cfg.set("logger.console", caf::atom("none"));
-  actors::register_wire_types(cfg);
-  return cfg;
-}
-
-struct test_system {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{testing_config(cfg)};
-  caf::scheduler::test_coordinator& sched{
-    dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())};
-  caf::scoped_actor self{sys, true};
-  // The actors stay up at the end of a test; the scheduler runs nothing by
-  // itself, so the system must not wait for them to finish.
-  test_system() { sys.await_actors_before_shutdown(false); }
-};
+using namespace starling::actor_test;
 
 /// One node's database side: its shard actor of shard "s".
-struct test_node {
-  std::vector<std::string> lines;
-  runtime::logger log{"", runtime::log_level::info,
-                      [this](const std::string& l) { lines.push_back(l); }};
-  actors::actor_directory directory;
-  actors::peer_registry peers;
-  actors::node_context ctx;
+struct test_node : node_base {
   actors::db::db_context db;
   caf::actor shard;
   int64_t started_at_ms;
 
   test_node(test_system& t, const std::string& name, int64_t started)
-    : peers(t.sys.node()), started_at_ms(started) {
-    runtime::config_inputs in;
-    in.args = {"-name", name + "@127.0.0.1", "-cookie", "test"};
-    auto loaded = runtime::load_node_config(in);
-    REQUIRE(loaded.config);
-    ctx.cfg = *loaded.config;
-    ctx.sys = &t.sys;
-    ctx.log = &log;
-    ctx.directory = &directory;
-    ctx.peers = &peers;
-    ctx.now_ms = [] { return int64_t{1000}; };
-    ctx.rnd = runtime::system_random();
-    ctx.started_at_ms = started;
+    : node_base(t, name, started), started_at_ms(started) {
     db.node = &ctx;
     db.schema = runtime::db::schema(
       {{"t", "s", runtime::db::storage::ram, runtime::db::table_type::regular}});
@@ -87,40 +54,14 @@ struct test_node {
     more.push_back(shard);
     if (db.manager)
       more.push_back(db.manager);
-    for (auto& a : more)
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-    t.sched.run();
+    stop_all(t, more);
     directory.clear();
   }
 
   shard_peer as_peer() const {
     return {ctx.cfg.name.str(), true, started_at_ms, shard};
   }
-  bool logged(const std::string& text) const {
-    for (auto& l : lines)
-      if (l.find(text) != std::string::npos)
-        return true;
-    return false;
-  }
 };
-
-/// Runs every message, then fires every pending timer (a retry 300 ms
-/// later, say), `rounds` times or until no timer is left; the clock only
-/// moves here. Returns whether nothing is left.
-bool run_rounds(test_system& t, int rounds) {
-  for (int round = 0; round < rounds; ++round) {
-    t.sched.run();
-    if (t.sched.trigger_timeouts() == 0)
-      return true;
-  }
-  t.sched.run();
-  return false;
-}
-
-/// For actors without a timer of their own: until nothing is left.
-void settle(test_system& t) {
-  REQUIRE(run_rounds(t, 100));
-}
 
 /// The shard's status (rlog status), after every pending message ran.
 nlohmann::json status(test_system& t, test_node& n) {
