@@ -15,6 +15,30 @@ std::optional<int64_t> session_move::fetched(bool arrived) {
   return limits_.dedup_window_ms;
 }
 
+void session_move::arrived_with(const session& s) {
+  auto note = [this](uint64_t id) {
+    if (id != 0 && seen_.size() < limits_.dedup_capacity)
+      seen_.insert(id);
+  };
+  for (auto pid : s.inflight_order())
+    if (auto m = s.find_inflight(pid))
+      note(m->out.msg.id);
+  for (auto& d : s.queue())
+    note(d.msg.id);
+}
+
+void session_move::arrived_with(const std::vector<uint64_t>& seen) {
+  for (auto id : seen)
+    if (id != 0 && seen_.size() < limits_.dedup_capacity)
+      seen_.insert(id);
+}
+
+std::vector<uint64_t> session_move::seen_ids() const {
+  if (phase_ != phase::draining && phase_ != phase::deduping)
+    return {};
+  return {seen_.begin(), seen_.end()};
+}
+
 bool session_move::second_copy(uint64_t id) {
   if (id == 0 || (phase_ != phase::draining && phase_ != phase::deduping))
     return false;
@@ -46,6 +70,16 @@ session_move::verdict session_move::via_old(uint64_t id) {
   return second_copy(id) ? verdict::drop : verdict::deliver;
 }
 
+std::vector<session_move::held_message>
+session_move::older_held(const message& m) {
+  std::vector<held_message> out;
+  for (auto& h : held_)
+    if (h.first.id < m.id && h.first.topic == m.topic
+        && h.first.publisher == m.publisher && held_ids_.erase(h.first.id) > 0)
+      out.push_back(h);
+  return out;
+}
+
 std::vector<session_move::held_message> session_move::take_held() {
   std::vector<held_message> out;
   for (auto& h : held_)
@@ -75,6 +109,10 @@ std::vector<session_move::held_message> session_move::release() {
   if (phase_ == phase::draining)
     phase_ = phase::deduping;
   return take_held();
+}
+
+session_move::verdict session_move::pass_on(uint64_t id) {
+  return second_copy(id) ? verdict::drop : verdict::deliver;
 }
 
 const char* to_string(session_move::phase p) {

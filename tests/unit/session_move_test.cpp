@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -129,4 +130,67 @@ TEST_CASE("session move: a session that leaves again takes what is held with it"
   CHECK(m.held() == 0);
   CHECK(m.current() == phase::deduping);
   CHECK(std::string(to_string(m.current())) == "deduping");
+}
+
+// Found by tests/sim/session_sim: a session that moved on while its own
+// arrival was still open passed on late copies from the node before it,
+// and its new node, which had never seen their ids, delivered them again
+// (QoS 2 twice).
+TEST_CASE("session move: after it left, a session passes on no second copies") {
+  auto m = arrived();
+  CHECK(m.direct(msg(1), {}) == verdict::hold);
+  CHECK(ids(m.release()) == std::vector<uint64_t>{1});
+  CHECK(m.pass_on(1) == verdict::drop); // the old node's copy of 1
+  CHECK(m.pass_on(2) == verdict::deliver);
+  CHECK(m.pass_on(2) == verdict::drop);
+  CHECK(m.second_copies() == 2);
+}
+
+// Found by tests/sim/session_sim: a client that came back to a node within
+// the grace period got the messages its session brought along a second
+// time, routed there directly by the route that never went away.
+TEST_CASE("session move: what the session brought, and what the node before "
+          "had seen, count as seen") {
+  session s("c", session_config{}, 60);
+  delivery queued;
+  queued.msg = msg(7);
+  queued.qos = qos::at_least_once;
+  s.enqueue(queued);
+  delivery sent = queued;
+  sent.msg = msg(8);
+  s.track(sent);
+  auto m = arrived();
+  m.arrived_with(s);
+  m.arrived_with(std::vector<uint64_t>{9});
+  for (uint64_t id : {7, 8, 9})
+    CHECK(m.direct(msg(id), {}) == verdict::drop);
+  CHECK(m.direct(msg(10), {}) == verdict::hold);
+
+  // The ids a move has seen go on with the session while it is open.
+  auto seen = m.seen_ids();
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == std::vector<uint64_t>{7, 8, 9, 10});
+  CHECK(ids(m.window_closed()) == std::vector<uint64_t>{10});
+  CHECK(m.seen_ids().empty());
+}
+
+// Found by tests/sim/session_sim: a client came back within the grace
+// period over a slow link; a message published before the move reached the
+// node directly and waited, while newer ones of the same publisher came the
+// old way and went out at once.
+TEST_CASE("session move: older direct messages of the same publisher and topic "
+          "go before one that came the old way") {
+  auto m = arrived();
+  auto from = [](uint64_t id, const std::string& topic, const std::string& pub) {
+    auto x = msg(id, topic);
+    x.publisher = pub;
+    return x;
+  };
+  CHECK(m.direct(from(3, "t", "p"), {}) == verdict::hold);
+  CHECK(m.direct(from(4, "u", "p"), {}) == verdict::hold); // another topic
+  CHECK(m.direct(from(5, "t", "q"), {}) == verdict::hold); // another publisher
+  CHECK(m.direct(from(9, "t", "p"), {}) == verdict::hold); // newer
+  CHECK(ids(m.older_held(from(6, "t", "p"))) == std::vector<uint64_t>{3});
+  CHECK(m.via_old(6) == verdict::deliver);
+  CHECK(ids(m.old_done()) == std::vector<uint64_t>{4, 5, 9});
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "starling/broker/message.hpp"
+#include "starling/broker/session.hpp"
 
 namespace starling::broker {
 
@@ -65,6 +66,20 @@ public:
   /// window_closed() is due. Otherwise (nothing to take, no answer) the
   /// session starts anew here and the move is over.
   std::optional<int64_t> fetched(bool arrived);
+  /// After fetched(true), with the session that arrived: the messages it
+  /// brought (inflight, queued) count as seen, so that their copies still
+  /// routed here directly or passed on are dropped. Without it a client
+  /// that comes back to a node within the grace period, whose route there
+  /// never went, got such messages twice.
+  void arrived_with(const session& s);
+  /// The same for the ids the node before had seen while its own move was
+  /// open (seen_ids() there, handed over with the session): copies of
+  /// messages the session received and completed there count as seen.
+  void arrived_with(const std::vector<uint64_t>& seen);
+  /// The message ids this move has seen, while it is open (draining or
+  /// deduping; empty otherwise): handed over with the session when it
+  /// moves on, so that the next node drops their late copies.
+  std::vector<uint64_t> seen_ids() const;
 
   /// A message routed to this node directly. `hold` keeps it here until
   /// old_done() or window_closed() returns it.
@@ -73,6 +88,13 @@ public:
   /// from the direct way (it is then skipped when the held ones go out).
   verdict via_old(uint64_t id);
 
+  /// Before a message `m` the old node passed on is delivered: the held
+  /// direct messages of the same publisher and topic with a smaller id.
+  /// They were published on the same node before `m` (ids grow per node)
+  /// and reached this node directly because its route was there already:
+  /// a client that came back to a node within the grace period, over a
+  /// slow link. They go first, so that the topic keeps its order.
+  std::vector<held_message> older_held(const message& m);
   /// The old node has passed on everything routed to it: the held
   /// messages not yet delivered, in arrival order.
   std::vector<held_message> old_done();
@@ -81,6 +103,11 @@ public:
   std::vector<held_message> window_closed();
   /// The session leaves this node again: what is held goes into it first.
   std::vector<held_message> release();
+  /// After release(): a message still routed here (directly, or passed on
+  /// by the node before) that the session now elsewhere should get. A
+  /// second copy of one seen here is dropped: the session took the first
+  /// with it, and its new node has not seen its id.
+  verdict pass_on(uint64_t id);
 
   uint64_t second_copies() const { return second_copies_; }
   size_t held() const { return held_.size(); }
