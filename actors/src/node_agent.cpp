@@ -388,7 +388,8 @@ caf::message_handler peer_protocol(agent_actor* self) {
       return caf::delegated<std::string>{};
     },
     [self](mqtt::takeover_atom, const std::string& id,
-           bool clean_start) -> caf::result<std::string, caf::actor> {
+           bool clean_start)
+      -> caf::result<std::string, caf::actor, std::vector<uint64_t>> {
       // A client of a session held here connected to the sender's node.
       if (!sending_peer(self))
         return not_authenticated();
@@ -396,7 +397,7 @@ caf::message_handler peer_protocol(agent_actor* self) {
       if (!mq || !mq->manager)
         return fail("MQTT is not running on this node");
       self->delegate(mq->manager, mqtt::takeover_atom::value, id, clean_start);
-      return caf::delegated<std::string, caf::actor>{};
+      return caf::delegated<std::string, caf::actor, std::vector<uint64_t>>{};
     },
     [self](mqtt::adopt_atom, const std::string& id) {
       // A disconnected session the sender's node moves here (rebalance,

@@ -69,13 +69,25 @@ struct mqtt_node : node_base {
     REQUIRE(am::load_access(mqtt).empty());
     mqtt.router = am::spawn_router(mqtt);
     mqtt.manager = am::spawn_client_manager(mqtt);
+    // The node agent, as another node's client manager reaches it: it
+    // passes a takeover to this node's client manager.
+    agent = t.sys.spawn([mgr = mqtt.manager](caf::event_based_actor* self)
+                          -> caf::behavior {
+      return {[=](am::takeover_atom, const std::string& id, bool clean_start)
+                -> caf::result<std::string, caf::actor, std::vector<uint64_t>> {
+        self->delegate(mgr, am::takeover_atom::value, id, clean_start);
+        return caf::delegated<std::string, caf::actor, std::vector<uint64_t>>{};
+      }};
+    });
   }
+
+  caf::actor agent;
 
   /// The actors end (sessions with their manager) while this node's
   /// contexts live, also when a check failed.
   ~mqtt_node() {
-    stop_all(t, {mqtt.manager, mqtt.router, db_manager.actor, cm_shard.actor,
-                 cluster_routes.actor});
+    stop_all(t, {mqtt.manager, mqtt.router, agent, db_manager.actor,
+                 cm_shard.actor, cluster_routes.actor});
     directory.clear();
   }
 
@@ -148,6 +160,28 @@ struct test_conn : recorder {
                  caf::make_message(am::packet_atom::value, std::move(p)));
   }
 };
+
+/// The nodes run, each knowing the others' agents (the node agent's
+/// members message).
+void join(test_system& t, const std::vector<mqtt_node*>& nodes) {
+  std::vector<actors::member_wire> running;
+  std::vector<caf::actor> agents;
+  for (auto* n : nodes) {
+    running.push_back(n->as_member());
+    agents.push_back(n->agent);
+  }
+  for (auto* n : nodes)
+    t.self->send(n->mqtt.manager, actors::members_atom::value, running, agents);
+}
+
+/// The registry's shard tells `n`'s manager that `node` holds `id`.
+void registry_names(test_system& t, mqtt_node& n, const std::string& id,
+                    const std::string& node) {
+  t.self->send(n.cm_shard.actor, relay_atom::value, n.mqtt.manager,
+               caf::make_message(adb::rchange_atom::value,
+                                 std::string("session_registry"), id, true, node));
+  t.sched.run();
+}
 
 broker::connect connect_packet(const std::string& id, bool clean_start) {
   broker::connect c;
@@ -314,22 +348,7 @@ TEST_CASE("session: taken over from another node with its unacknowledged QoS 1 "
           "follows it, and the old node lets go") {
   test_system t;
   mqtt_node a(t, "a", 1), b(t, "b", 2);
-  // Node a's agent, as b's client manager reaches it: it passes a takeover
-  // to a's client manager.
-  auto agent_a = t.sys.spawn([mgr = a.mqtt.manager](caf::event_based_actor* self)
-                               -> caf::behavior {
-    return {[=](am::takeover_atom, const std::string& id, bool clean_start)
-              -> caf::result<std::string, caf::actor> {
-      self->delegate(mgr, am::takeover_atom::value, id, clean_start);
-      return caf::delegated<std::string, caf::actor>{};
-    }};
-  });
-  recorder agent_b(t);
-  std::vector<actors::member_wire> running{a.as_member(), b.as_member()};
-  t.self->send(a.mqtt.manager, actors::members_atom::value, running,
-               std::vector<caf::actor>{agent_a, agent_b.actor});
-  t.self->send(b.mqtt.manager, actors::members_atom::value, running,
-               std::vector<caf::actor>{agent_a, agent_b.actor});
+  join(t, {&a, &b});
 
   // c1 on node a: subscribed to t/# at QoS 1, one message not acknowledged.
   test_conn conn_a(t);
@@ -346,11 +365,7 @@ TEST_CASE("session: taken over from another node with its unacknowledged QoS 1 "
   CHECK(!first[0].dup);
 
   // b's replica of the registry names a; c1 connects to b and resumes.
-  t.self->send(b.cm_shard.actor, relay_atom::value, b.mqtt.manager,
-               caf::make_message(adb::rchange_atom::value,
-                                 std::string("session_registry"), std::string("c1"),
-                                 true, a.name()));
-  t.sched.run();
+  registry_names(t, b, "c1", a.name());
   test_conn conn_b(t);
   connect(t, b, conn_b, connect_packet("c1", false));
   t.sched.run();
@@ -444,4 +459,100 @@ TEST_CASE("session registry race: the session here gives way only when the "
   // It ended here without erasing a's entry (erase_if names b).
   CHECK(b.registry_writes()
         == std::vector<std::string>{"put c1 b@127.0.0.1", "erase c1 b@127.0.0.1"});
+}
+
+namespace {
+
+/// c1 on node `a`, subscribed to t/# at QoS 1, with one message (t/1) not
+/// acknowledged; then it connects to `b` (its registry names a) and the
+/// session moves there. `conn_b` gets Session Present and t/1 again.
+void moved_a_to_b(test_system& t, mqtt_node& a, mqtt_node& b, test_conn& conn_a,
+                  test_conn& conn_b) {
+  connect(t, a, conn_a, connect_packet("c1", false));
+  t.sched.run();
+  conn_a.send(t, subscribe_packet(1, "t/#", broker::qos::at_least_once));
+  t.sched.run();
+  publish(t, a, message("t/1", "m1", broker::qos::at_least_once));
+  REQUIRE(conn_a.of<broker::publish>().size() == 1);
+  registry_names(t, b, "c1", a.name());
+  connect(t, b, conn_b, connect_packet("c1", false));
+  t.sched.run();
+  REQUIRE(conn_b.of<broker::connack>().size() == 1);
+  REQUIRE(conn_b.of<broker::connack>()[0].session_present);
+}
+
+std::vector<std::string> topics(const test_conn& c) {
+  std::vector<std::string> out;
+  for (auto& p : c.of<broker::publish>())
+    out.push_back(p.topic);
+  return out;
+}
+
+} // namespace
+
+// Found by tests/sim/session_sim: the session that had moved away was
+// asked to open a new channel, had none, and started an empty session
+// (Session Present 0: subscriptions and queued messages gone).
+TEST_CASE("session: a client back on its old node within the grace period "
+          "gets its session back from where it went") {
+  test_system t;
+  mqtt_node a(t, "a", 1), b(t, "b", 2);
+  join(t, {&a, &b});
+  test_conn conn_a(t), conn_b(t), again(t);
+  moved_a_to_b(t, a, b, conn_a, conn_b);
+
+  connect(t, a, again, connect_packet("c1", false));
+  t.sched.run();
+  auto connacks = again.of<broker::connack>();
+  REQUIRE(connacks.size() == 1);
+  CHECK(connacks[0].session_present);
+  auto resent = again.of<broker::publish>();
+  REQUIRE(resent.size() == 1);
+  CHECK(resent[0].topic == "t/1");
+  CHECK(resent[0].dup);
+  auto kicked = conn_b.of<broker::disconnect>();
+  REQUIRE(kicked.size() == 1);
+  CHECK(kicked[0].code == broker::reason_code::session_taken_over);
+
+  // The grace period a had started when the session left ends without
+  // ending the session that came back.
+  run_rounds(t, 3);
+  CHECK(!again.closed());
+  publish(t, a, message("t/2", "m2", broker::qos::at_least_once));
+  CHECK(topics(again) == std::vector<std::string>{"t/1", "t/2"});
+  CHECK(a.registry_writes().back() == "put c1 a@127.0.0.1");
+  CHECK(a.logged("session c1 is taken back from"));
+}
+
+// Found by tests/sim/session_sim: a session that moved on while the node
+// before still passed messages on let them overtake one another (the held
+// direct ones went into the session first).
+TEST_CASE("session: a takeover asked for while the session's own arrival still "
+          "drains waits for the node before, and the topic keeps its order") {
+  test_system t;
+  mqtt_node a(t, "a", 1), b(t, "b", 2), c(t, "c", 3);
+  join(t, {&a, &b, &c});
+  test_conn conn_a(t), conn_b(t), conn_c(t);
+  moved_a_to_b(t, a, b, conn_a, conn_b);
+
+  // b is still draining (a passes on for its grace period) when c1
+  // connects to c, whose registry names b.
+  registry_names(t, c, "c1", b.name());
+  connect(t, c, conn_c, connect_packet("c1", false));
+  t.sched.run();
+  CHECK(conn_c.of<broker::connack>().empty());
+  CHECK(conn_b.of<broker::disconnect>().empty());
+  publish(t, a, message("t/2", "m2", broker::qos::at_least_once));
+  CHECK(topics(conn_b) == std::vector<std::string>{"t/1", "t/2"});
+
+  // a's grace period ends (the first timer due: the others, such as c's
+  // 5 s takeover timeout, stay pending): b hears that a is done and lets
+  // the session go.
+  REQUIRE(t.sched.trigger_timeout());
+  t.sched.run();
+  CHECK(conn_b.of<broker::disconnect>().size() == 1);
+  auto connacks = conn_c.of<broker::connack>();
+  REQUIRE(connacks.size() == 1);
+  CHECK(connacks[0].session_present);
+  CHECK(topics(conn_c) == std::vector<std::string>{"t/1", "t/2"});
 }

@@ -517,6 +517,52 @@ class DoubleMoveTest(ClusterBrokerBase):
         self.wait_registry(nodes, "hopper", r1, not_owner=[c1, c2])
 
 
+class ComeBackTest(ClusterBrokerBase):
+    """c1 -> c2 -> back to c1 within the grace period (1 s), as a reconnect
+    through a load balancer may do: the session comes back from c2 with
+    the messages in flight there. Found by tests/sim/session_sim; before
+    the fix the client got an empty session (Session Present 0)."""
+
+    def test_a_client_back_within_the_grace_period_keeps_its_session(self):
+        nodes = self.start()
+        c1, c2, c3, r1, r2 = nodes
+        first = Client(c1.mqtt_port, "boomerang", version=V5, clean=False,
+                       session_expiry=300)
+        self.addCleanup(first.disconnect)
+        self.assertEqual(first.subscribe("boom/#", qos=1), (1,))
+        self.wait_routes(nodes, {("boom/#", c1.name)}, "boom/# at c1")
+        first.disconnect()
+        pub = self.client(c3, "boom-pub", version=V5)
+        for i in range(10):
+            pub.publish(f"boom/{i}", str(i), qos=1)
+        wait_until(lambda: re.search(r"\b10 queued\b",
+                                     c1.eval("client boomerang").stdout) or None,
+                   15, "10 messages queued on c1")
+        self.wait_registry(nodes, "boomerang", c1)
+
+        raw = raw_connect(c2.mqtt_port)
+        self.addCleanup(raw.close)
+        expiry = bytes([0x11]) + (300).to_bytes(4, "big")
+        raw.sendall(connect_packet("boomerang", version=5, clean=False, props=expiry))
+        kind, body = read_packet(raw)
+        self.assertEqual((kind, body[0] & 1, body[1]), (0x20, 1, 0),
+                         "CONNACK with session present on c2")
+        publishes = 0
+        while publishes < 10:
+            kind, _ = read_packet(raw)
+            publishes += kind >> 4 == 3
+        # Back on c1 at once: its session there still passes messages on.
+        back = self.client(c1, "boomerang", version=V5, clean=False,
+                           session_expiry=300)
+        self.assertTrue(back.connack_flags["session present"],
+                        "the session came back from c2")
+        got = sorted(int(m.payload) for m in back.expect_n(10, timeout=20))
+        self.assertEqual(got, list(range(10)))
+        pub.publish("boom/after", "after", qos=1)
+        self.assertEqual(back.expect_n(1, timeout=10)[0].payload, b"after")
+        self.wait_registry(nodes, "boomerang", c1, not_owner=[c2])
+
+
 class SimultaneousConnectTest(ClusterBrokerBase):
     """One client id connecting to two nodes at the same moment: however
     the race goes (a takeover, or two sessions each unaware of the other),

@@ -338,7 +338,8 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       return caf::ok_atom::value;
     },
     [self](takeover_atom, const std::string& id,
-           bool clean_start) -> caf::result<std::string, caf::actor> {
+           bool clean_start)
+      -> caf::result<std::string, caf::actor, std::vector<uint64_t>> {
       // Through our node agent from a session on another node.
       auto& st = self->state;
       if (!allowed(self))
@@ -347,7 +348,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       if (i == st.clients.end())
         return fail("no session '" + id + "' on " + st.me);
       self->delegate(i->second, takeover_atom::value, clean_start);
-      return caf::delegated<std::string, caf::actor>{};
+      return caf::delegated<std::string, caf::actor, std::vector<uint64_t>>{};
     },
     [self](db::rchange_atom, const std::string& table, const std::string& id,
            bool present, const std::string& node) {

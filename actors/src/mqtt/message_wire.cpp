@@ -278,6 +278,8 @@ void register_message_wire_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<message_wire>("starling.mqtt_message");
   cfg.add_message_type<forward_wire>("starling.mqtt_forward");
   cfg.add_message_type<std::vector<forward_wire>>("starling.mqtt_forwards");
+  // A takeover's answer: the message ids the session's move has seen.
+  cfg.add_message_type<std::vector<uint64_t>>("starling.message_ids");
 }
 
 } // namespace starling::actors::mqtt

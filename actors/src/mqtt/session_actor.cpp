@@ -145,6 +145,8 @@ void new_connection(session_actor* self, const broker::connect& c,
     self->send(st.ctx->manager, connect_atom::value, c, conn, origin);
     return;
   }
+  if (st.moved_to)
+    come_back(self); // within the grace period
   st.incoming = {make_channel(self, origin), conn};
   auto& chan = *st.incoming.chan;
   run(self, chan.handle_packet(broker::packet{c}, now(self)), conn);
@@ -295,7 +297,8 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
            const std::vector<std::string>& keys) {
       auto& st = self->state;
       if (st.moved_to) {
-        self->send(st.moved_to, peer_deliver_atom::value, to_wire(msg), keys);
+        if (st.move.pass_on(msg.id) == broker::session_move::verdict::deliver)
+          self->send(st.moved_to, peer_deliver_atom::value, to_wire(msg), keys);
         return;
       }
       if (!st.current.chan || st.ending
@@ -309,7 +312,7 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       if (st.previous && self->current_sender()
                            == caf::actor_cast<caf::strong_actor_ptr>(st.previous)) {
         st.previous = nullptr;
-        deliver_held(self, st.move.old_done());
+        old_done(self, st.move.old_done());
       }
     },
     [self](peer_deliver_atom, message_wire& w,
@@ -319,12 +322,14 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       if (!st.ctx->node->peers->allowed(self->current_sender()))
         return;
       if (st.moved_to) { // and moved on again since
-        self->send(st.moved_to, peer_deliver_atom::value, std::move(w), keys);
+        if (st.move.pass_on(w.id) == broker::session_move::verdict::deliver)
+          self->send(st.moved_to, peer_deliver_atom::value, std::move(w), keys);
         return;
       }
       auto msg = from_wire(std::move(w));
       if (!msg || !st.current.chan || st.ending)
         return;
+      deliver_held(self, st.move.older_held(*msg));
       if (st.move.via_old(msg->id) == broker::session_move::verdict::drop)
         return;
       run(self, st.current.chan->deliver(*msg, keys, now(self)),
@@ -343,7 +348,14 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       let_go(self);
       end(self, "superseded by a session on " + node, true);
     },
-    [self](takeover_atom, bool clean_start) -> caf::result<std::string, caf::actor> {
+    [self](takeover_atom, bool clean_start) -> takeover_result {
+      if (!self->state.ctx->node->peers->allowed(self->current_sender()))
+        return not_authenticated();
+      return hand_over(self, clean_start);
+    },
+    [self](takeover_atom, const std::string&, bool clean_start) -> takeover_result {
+      // From this client's session on the node it left less than the grace
+      // period ago, which takes it back (come_back).
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
         return not_authenticated();
       return hand_over(self, clean_start);
@@ -359,13 +371,17 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       if (self->current_sender() != self->ctrl())
         return;
       if (kind == handover_done) {
+        if (gen != st.handover_gen || !st.moved_to)
+          return; // the client came back meanwhile
         self->send(st.moved_to, handover_end_atom::value);
         end(self, "moved to " + node_of(self, st.moved_to), true);
         return;
       }
       if (kind == dedup_done) {
+        if (gen != st.dedup_gen)
+          return; // a later move's window is open
         st.previous = nullptr; // if it never said it was done
-        deliver_held(self, st.move.window_closed());
+        old_done(self, st.move.window_closed());
         return;
       }
       if (kind >= st.timer_gen.size() || st.timer_gen[kind] != gen

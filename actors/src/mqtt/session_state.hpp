@@ -52,6 +52,18 @@ struct session_state {
   caf::actor previous;
   /// The node the session came from (superseded_atom from there is stale).
   std::string taken_from;
+  /// The grace period's and the dedup window's timers in force (a client
+  /// that comes back, or moves twice, voids the earlier one).
+  uint64_t handover_gen = 0, dedup_gen = 0;
+  /// Takeovers asked for while this session's own arrival still drains:
+  /// served, in order, once the node before is done (or the dedup window
+  /// closes), so that what that node still passes on keeps its place.
+  struct waiting_takeover {
+    caf::typed_response_promise<std::string, caf::actor, std::vector<uint64_t>> rp;
+    caf::actor to;
+    bool clean_start = false;
+  };
+  std::vector<waiting_takeover> waiting_takeovers;
   // -- what the management API lists --
   int64_t created_at_ms = 0, connected_at_ms = 0;
   /// The session's drop counters as last added to the node's metrics.
@@ -102,7 +114,16 @@ std::optional<broker::session> let_go(session_actor* self);
 /// here (MQTT 5: DISCONNECT 0x8E), hand the session over (empty: Clean
 /// Start discards it) and pass on, for the grace period, what is still
 /// routed here.
-caf::result<std::string, caf::actor> hand_over(session_actor* self,
-                                               bool clean_start);
+/// The answer to a takeover: the session's bytes, the session actor that
+/// answers, and the message ids its own move has seen (seen_ids()).
+using takeover_result = caf::result<std::string, caf::actor, std::vector<uint64_t>>;
+takeover_result hand_over(session_actor* self, bool clean_start);
+/// The node before has passed on everything: what waited for it goes out,
+/// then the takeovers that waited for it are served.
+void old_done(session_actor* self,
+              std::vector<broker::session_move::held_message> held);
+/// A CONNECT reached a session that moved away less than the grace period
+/// ago: it takes the session back from where it went.
+void come_back(session_actor* self);
 
 } // namespace starling::actors::mqtt::session_detail

@@ -51,7 +51,8 @@ void fetch_session(session_actor* self, const caf::actor& holder,
   self
     ->request(holder, takeover_timeout, takeover_atom::value, id, clean_start)
     .await(
-      [self, id, next](const std::string& bytes, const caf::actor& old) mutable {
+      [self, id, next](const std::string& bytes, const caf::actor& old,
+                       const std::vector<uint64_t>& seen) mutable {
         auto& st = self->state;
         std::optional<broker::session> existing;
         if (auto window = st.move.fetched(!bytes.empty())) {
@@ -61,13 +62,17 @@ void fetch_session(session_actor* self, const caf::actor& holder,
             st.ctx->node->log->warning("session of " + id + " from "
                                        + node_of(self, old)
                                        + " could not be read; starting anew");
+          else
+            st.move.arrived_with(*existing);
+          // Late copies of what the session received there are seconds.
+          st.move.arrived_with(seen);
           // Until the old node's routes are gone everywhere, messages may
           // come both directly and through it.
           st.previous = old;
           st.taken_from = node_of(self, old);
           bump(st.ctx->stats.takeover_from_remote);
           self->delayed_send(self, std::chrono::milliseconds(*window),
-                             timer_atom::value, dedup_done, uint64_t{0});
+                             timer_atom::value, dedup_done, ++st.dedup_gen);
         }
         next(std::move(existing));
       },
@@ -178,27 +183,19 @@ std::optional<broker::session> let_go(session_actor* self) {
   return existing;
 }
 
-/// Another node's session of this client asks for it: kick the connection
-/// here (MQTT 5: DISCONNECT 0x8E), hand the session over (empty: Clean
-/// Start discards it) and pass on, for the grace period, what is still
+namespace {
+
+/// Lets the session go to `to` (empty bytes: Clean Start discards it, or
+/// there was none) and passes on, for the grace period, what is still
 /// routed here.
-caf::result<std::string, caf::actor> hand_over(session_actor* self,
-                                               bool clean_start) {
+std::tuple<std::string, caf::actor, std::vector<uint64_t>>
+give(session_actor* self, const caf::actor& to, bool clean_start) {
   auto& st = self->state;
-  if (st.moved_to && !st.ending) {
-    // Moved on a moment ago; the asking node has not yet read the
-    // registry's new entry: its new session answers.
-    self->delegate(st.moved_to, takeover_atom::value, clean_start);
-    return caf::delegated<std::string, caf::actor>{};
-  }
-  if (st.ending || st.move.fetching() || !st.current.chan)
-    return fail("no session '" + st.client_id + "' on "
-                + st.ctx->node->cfg.name.str());
-  auto to = caf::actor_cast<caf::actor>(self->current_sender());
   auto existing = let_go(self);
   std::string bytes;
   if (existing && !clean_start)
     bytes = encode_session(self->system(), *existing);
+  auto seen = st.move.seen_ids();
   if (bytes.empty()) {
     end(self, "discarded by a clean start on another node", true);
   } else {
@@ -207,9 +204,68 @@ caf::result<std::string, caf::actor> hand_over(session_actor* self,
     st.ctx->node->log->debug("session " + st.client_id + " moves to "
                              + node_of(self, to));
     self->delayed_send(self, handover_grace, timer_atom::value, handover_done,
-                       uint64_t{0});
+                       ++st.handover_gen);
   }
-  return caf::make_result(std::move(bytes), caf::actor_cast<caf::actor>(self));
+  return {std::move(bytes), caf::actor_cast<caf::actor>(self), std::move(seen)};
+}
+
+} // namespace
+
+/// Another node's session of this client asks for it: kick the connection
+/// here (MQTT 5: DISCONNECT 0x8E), hand the session over (empty: Clean
+/// Start discards it) and pass on, for the grace period, what is still
+/// routed here. While this session's own arrival still drains, the answer
+/// waits for the node before (old_done).
+takeover_result hand_over(session_actor* self, bool clean_start) {
+  auto& st = self->state;
+  if (st.moved_to && !st.ending) {
+    // Moved on a moment ago; the asking node has not yet read the
+    // registry's new entry: its new session answers.
+    self->delegate(st.moved_to, takeover_atom::value, clean_start);
+    return caf::delegated<std::string, caf::actor, std::vector<uint64_t>>{};
+  }
+  if (st.ending || st.move.fetching() || !st.current.chan)
+    return fail("no session '" + st.client_id + "' on "
+                + st.ctx->node->cfg.name.str());
+  auto to = caf::actor_cast<caf::actor>(self->current_sender());
+  if (st.move.current() == broker::session_move::phase::draining) {
+    auto rp = self->make_response_promise<std::string, caf::actor,
+                                          std::vector<uint64_t>>();
+    st.waiting_takeovers.push_back({rp, to, clean_start});
+    return rp;
+  }
+  auto [bytes, me, seen] = give(self, to, clean_start);
+  return caf::make_result(std::move(bytes), std::move(me), std::move(seen));
+}
+
+void old_done(session_actor* self,
+              std::vector<broker::session_move::held_message> held) {
+  auto& st = self->state;
+  deliver_held(self, std::move(held));
+  auto waiting = std::exchange(st.waiting_takeovers, {});
+  for (auto& w : waiting) {
+    if (st.moved_to && !st.ending) { // the first one took it: on to there
+      w.rp.delegate(st.moved_to, takeover_atom::value, w.clean_start);
+    } else if (st.ending || !st.current.chan) {
+      w.rp.deliver(fail("no session '" + st.client_id + "' on "
+                        + st.ctx->node->cfg.name.str()));
+    } else {
+      auto [bytes, me, seen] = give(self, w.to, w.clean_start);
+      w.rp.deliver(std::move(bytes), std::move(me), std::move(seen));
+    }
+  }
+}
+
+void come_back(session_actor* self) {
+  auto& st = self->state;
+  // This session passes nothing on any more (the one it moved to hears so
+  // first, and stops waiting for it), and takes the session back.
+  auto there = std::exchange(st.moved_to, caf::actor{});
+  ++st.handover_gen;
+  self->send(there, handover_end_atom::value);
+  st.holder = there;
+  st.ctx->node->log->debug("session " + st.client_id
+                           + " is taken back from " + node_of(self, there));
 }
 
 } // namespace starling::actors::mqtt::session_detail
