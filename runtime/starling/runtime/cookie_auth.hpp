@@ -29,7 +29,10 @@ namespace starling::runtime {
 /// refused during the handshake with a message saying both versions.
 /// 4: join says whether it is automatic, leave carries a reason, views,
 /// partition reports and autoheal messages.
-inline constexpr uint32_t dist_protocol_version = 4;
+/// 5: a shard's seqno answer and survey say whether it leads and serves;
+/// a takeover's answer carries the message ids the session's move has
+/// seen; a session takes itself back from where it went.
+inline constexpr uint32_t dist_protocol_version = 5;
 
 /// Fills `n` random bytes; production passes OpenSSL's RAND_bytes.
 using random_source = std::function<void(unsigned char*, size_t)>;
