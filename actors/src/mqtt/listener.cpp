@@ -72,6 +72,13 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
       ctx->log->error("MQTT listener on " + self->state.where + " closed");
       self->quit();
     },
+    [=](close_all_atom, const std::vector<caf::actor>& conns) {
+      if (!from_own_system(self))
+        return;
+      for (auto& c : conns)
+        self->send_exit(c, caf::exit_reason::user_shutdown);
+      self->quit(caf::exit_reason::user_shutdown);
+    },
     [=](inspect_atom) {
       return inspect_reply(self, *ctx->peers, [&] {
         auto& st = self->state;
