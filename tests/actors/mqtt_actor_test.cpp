@@ -227,6 +227,26 @@ std::vector<std::string> delivered(const recorder& s) {
   return out;
 }
 
+/// `c` resumed a session: CONNACK with Session Present, then its one
+/// unacknowledged message (on `topic`) again, with DUP; returns that.
+broker::publish resumed_with_one(const test_conn& c, const std::string& topic) {
+  auto connacks = c.of<broker::connack>();
+  REQUIRE(connacks.size() == 1);
+  CHECK(connacks[0].session_present);
+  auto again = c.of<broker::publish>();
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].topic == topic);
+  CHECK(again[0].dup);
+  return again[0];
+}
+
+/// `c` was told its session was taken over (MQTT 5: DISCONNECT 0x8E).
+void kicked(const test_conn& c) {
+  auto gone = c.of<broker::disconnect>();
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].code == broker::reason_code::session_taken_over);
+}
+
 /// A session as the router sees it: a recorder that subscribes.
 void subscribe_as(test_system& t, mqtt_node& n, recorder& session,
                   const std::string& client_id, const std::string& filter,
@@ -371,18 +391,9 @@ TEST_CASE("session: taken over from another node with its unacknowledged QoS 1 "
   t.sched.run();
 
   // The old connection is told why (MQTT 5: DISCONNECT 0x8E) and closed.
-  auto gone = conn_a.of<broker::disconnect>();
-  REQUIRE(gone.size() == 1);
-  CHECK(gone[0].code == broker::reason_code::session_taken_over);
+  kicked(conn_a);
   CHECK(conn_a.closed());
-  auto connacks = conn_b.of<broker::connack>();
-  REQUIRE(connacks.size() == 1);
-  CHECK(connacks[0].session_present);
-  auto again = conn_b.of<broker::publish>();
-  REQUIRE(again.size() == 1);
-  CHECK(again[0].topic == "t/1");
-  CHECK(again[0].dup);
-  CHECK(again[0].packet_id == first[0].packet_id);
+  CHECK(resumed_with_one(conn_b, "t/1").packet_id == first[0].packet_id);
   CHECK(b.registry_writes() == std::vector<std::string>{"put c1 b@127.0.0.1"});
   CHECK(b.route_writes() == std::vector<std::string>{"+t/#"});
 
@@ -451,9 +462,7 @@ TEST_CASE("session registry race: the session here gives way only when the "
   // a's write wins: the session here gives way as to a takeover.
   registry_says("a@127.0.0.1");
   run_rounds(t, 3);
-  auto gone = conn.of<broker::disconnect>();
-  REQUIRE(gone.size() == 1);
-  CHECK(gone[0].code == broker::reason_code::session_taken_over);
+  kicked(conn);
   CHECK(conn.closed());
   CHECK(b.logged("session c1 superseded by a session on a@127.0.0.1"));
   // It ended here without erasing a's entry (erase_if names b).
@@ -503,16 +512,8 @@ TEST_CASE("session: a client back on its old node within the grace period "
 
   connect(t, a, again, connect_packet("c1", false));
   t.sched.run();
-  auto connacks = again.of<broker::connack>();
-  REQUIRE(connacks.size() == 1);
-  CHECK(connacks[0].session_present);
-  auto resent = again.of<broker::publish>();
-  REQUIRE(resent.size() == 1);
-  CHECK(resent[0].topic == "t/1");
-  CHECK(resent[0].dup);
-  auto kicked = conn_b.of<broker::disconnect>();
-  REQUIRE(kicked.size() == 1);
-  CHECK(kicked[0].code == broker::reason_code::session_taken_over);
+  resumed_with_one(again, "t/1");
+  kicked(conn_b);
 
   // The grace period a had started when the session left ends without
   // ending the session that came back.

@@ -474,40 +474,47 @@ class TakeoverWhilePublishingTest(ClusterBrokerBase):
         self.assertLessEqual(len(twice), 32)
 
 
-class DoubleMoveTest(ClusterBrokerBase):
+class MovedSessionBase(ClusterBrokerBase):
+    def move_with_ten_in_flight(self, nodes, client_id, prefix):
+        """`client_id` subscribes to PREFIX/# on c1 and goes; 10 QoS 1
+        messages queue there; then a raw MQTT 5 client takes the session on
+        c2 and never acknowledges (the 10 go out and stay in flight)."""
+        c1, c2, c3, r1, r2 = nodes
+        first = Client(c1.mqtt_port, client_id, version=V5, clean=False,
+                       session_expiry=300)
+        self.addCleanup(first.disconnect)
+        self.assertEqual(first.subscribe(f"{prefix}/#", qos=1), (1,))
+        self.wait_routes(nodes, {(f"{prefix}/#", c1.name)}, f"{prefix}/# at c1")
+        first.disconnect()
+        pub = self.client(c3, f"{prefix}-pub", version=V5)
+        for i in range(10):
+            pub.publish(f"{prefix}/{i}", str(i), qos=1)
+        wait_until(lambda: re.search(r"\b10 queued\b",
+                                     c1.eval(f"client {client_id}").stdout) or None,
+                   15, "10 messages queued on c1")
+        self.wait_registry(nodes, client_id, c1)
+        raw = raw_connect(c2.mqtt_port)
+        self.addCleanup(raw.close)
+        expiry = bytes([0x11]) + (300).to_bytes(4, "big")
+        raw.sendall(connect_packet(client_id, version=5, clean=False, props=expiry))
+        kind, body = read_packet(raw)
+        self.assertEqual((kind, body[0] & 1, body[1]), (0x20, 1, 0),
+                         "CONNACK with session present on c2")
+        publishes = 0
+        while publishes < 10:
+            kind, _ = read_packet(raw)
+            publishes += kind >> 4 == 3
+        return pub
+
+
+class DoubleMoveTest(MovedSessionBase):
     """c1 -> c2 -> r1 in quick succession: the messages in flight on c2
     (never acknowledged there) arrive on r1, whichever node r1 asks."""
 
     def test_a_session_moved_twice_keeps_its_unacknowledged_messages(self):
         nodes = self.start()
         c1, c2, c3, r1, r2 = nodes
-        first = Client(c1.mqtt_port, "hopper", version=V5, clean=False,
-                       session_expiry=300)
-        self.addCleanup(first.disconnect)
-        self.assertEqual(first.subscribe("hop/#", qos=1), (1,))
-        self.wait_routes(nodes, {("hop/#", c1.name)}, "hop/# at c1")
-        first.disconnect()
-        pub = self.client(c3, "hop-pub", version=V5)
-        for i in range(10):
-            pub.publish(f"hop/{i}", str(i), qos=1)
-        wait_until(lambda: re.search(r"\b10 queued\b",
-                                     c1.eval("client hopper").stdout) or None,
-                   15, "10 messages queued on c1")
-        self.wait_registry(nodes, "hopper", c1)
-
-        # On c2: a raw MQTT 5 client that takes the session and never
-        # acknowledges (the 10 go out as QoS 1 and stay in flight there).
-        raw = raw_connect(c2.mqtt_port)
-        self.addCleanup(raw.close)
-        expiry = bytes([0x11]) + (300).to_bytes(4, "big")
-        raw.sendall(connect_packet("hopper", version=5, clean=False, props=expiry))
-        kind, body = read_packet(raw)
-        self.assertEqual((kind, body[0] & 1, body[1]), (0x20, 1, 0),
-                         "CONNACK with session present")
-        publishes = 0
-        while publishes < 10:
-            kind, _ = read_packet(raw)
-            publishes += kind >> 4 == 3
+        self.move_with_ten_in_flight(nodes, "hopper", "hop")
         # At once on r1, which may still read c1 in its registry copy.
         last = self.client(r1, "hopper", version=V5, clean=False,
                            session_expiry=300)
@@ -517,7 +524,7 @@ class DoubleMoveTest(ClusterBrokerBase):
         self.wait_registry(nodes, "hopper", r1, not_owner=[c1, c2])
 
 
-class ComeBackTest(ClusterBrokerBase):
+class ComeBackTest(MovedSessionBase):
     """c1 -> c2 -> back to c1 within the grace period (1 s), as a reconnect
     through a load balancer may do: the session comes back from c2 with
     the messages in flight there. Found by tests/sim/session_sim; before
@@ -526,31 +533,7 @@ class ComeBackTest(ClusterBrokerBase):
     def test_a_client_back_within_the_grace_period_keeps_its_session(self):
         nodes = self.start()
         c1, c2, c3, r1, r2 = nodes
-        first = Client(c1.mqtt_port, "boomerang", version=V5, clean=False,
-                       session_expiry=300)
-        self.addCleanup(first.disconnect)
-        self.assertEqual(first.subscribe("boom/#", qos=1), (1,))
-        self.wait_routes(nodes, {("boom/#", c1.name)}, "boom/# at c1")
-        first.disconnect()
-        pub = self.client(c3, "boom-pub", version=V5)
-        for i in range(10):
-            pub.publish(f"boom/{i}", str(i), qos=1)
-        wait_until(lambda: re.search(r"\b10 queued\b",
-                                     c1.eval("client boomerang").stdout) or None,
-                   15, "10 messages queued on c1")
-        self.wait_registry(nodes, "boomerang", c1)
-
-        raw = raw_connect(c2.mqtt_port)
-        self.addCleanup(raw.close)
-        expiry = bytes([0x11]) + (300).to_bytes(4, "big")
-        raw.sendall(connect_packet("boomerang", version=5, clean=False, props=expiry))
-        kind, body = read_packet(raw)
-        self.assertEqual((kind, body[0] & 1, body[1]), (0x20, 1, 0),
-                         "CONNACK with session present on c2")
-        publishes = 0
-        while publishes < 10:
-            kind, _ = read_packet(raw)
-            publishes += kind >> 4 == 3
+        pub = self.move_with_ten_in_flight(nodes, "boomerang", "boom")
         # Back on c1 at once: its session there still passes messages on.
         back = self.client(c1, "boomerang", version=V5, clean=False,
                            session_expiry=300)
