@@ -43,13 +43,12 @@ namespace {
 /// database, the registry's shard and the cluster route table are
 /// recorders.
 struct mqtt_node : node_base {
+  test_system& t;
   adb::db_context db;
   am::mqtt_context mqtt;
   recorder db_manager;     ///< registry and retained writes (answers a seqno)
   recorder cm_shard;       ///< the registry's shard: tells the manager changes
   recorder cluster_routes; ///< the merge table "routes" (answers true)
-
-  test_system& t;
 
   mqtt_node(test_system& t, const std::string& name, int64_t started)
     : node_base(t, name, started), t(t),
