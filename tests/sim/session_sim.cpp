@@ -106,6 +106,7 @@ struct session_host {
   std::optional<session_ref> holder_session;
   std::optional<session_ref> moved_to, previous;
   std::string taken_from; ///< the node it came from
+  int64_t connected_at_ms = 0; ///< the last adopt
   uint64_t handover_gen = 0; ///< the grace timer in force
   uint64_t dedup_gen = 0;    ///< the dedup window's timer in force
   session_move move;
@@ -617,10 +618,10 @@ private:
   /// Another node opened a session for this client id at the same time and
   /// the registry kept its entry: this one gives way as to a takeover.
   void superseded(size_t n, uint64_t sid, const std::string& node) {
-    at_session(n, sid, [this, n, sid, node] {
+    at_session(n, sid, [this, n, sid, node, decided_at = now_ms()] {
       auto* s = session_of(n, sid);
       if (s->move.fetching() || s->moved_to || s->ending || !s->current
-          || node == s->taken_from)
+          || node == s->taken_from || decided_at <= s->connected_at_ms)
         return;
       w_.log(s->client_id + " on " + nodes_[n].name + " superseded by " + node);
       deliver_held(n, sid, s->move.release());
@@ -803,6 +804,7 @@ private:
       existing = release_current(n, sid);
       s = session_of(n, sid);
     }
+    s->connected_at_ms = now_ms();
     s->current = std::move(s->incoming);
     s->current_conn = std::exchange(s->incoming_conn, 0);
     carry(n, sid, s->current->session_opened(std::move(existing), now_ms()),

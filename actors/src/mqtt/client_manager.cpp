@@ -364,7 +364,8 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         return;
       auto c = st.clients.find(id);
       if (c != st.clients.end() && st.registry->gives_way(id, node))
-        self->send(c->second, superseded_atom::value, node);
+        self->send(c->second, superseded_atom::value, node,
+                   st.ctx->node->now_ms());
     },
     [self](db::rreset_atom, const std::string& table) {
       auto& st = self->state;

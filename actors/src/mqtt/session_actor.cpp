@@ -335,13 +335,13 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       run(self, st.current.chan->deliver(*msg, keys, now(self)),
           st.current.conn);
     },
-    [self](superseded_atom, const std::string& node) {
+    [self](superseded_atom, const std::string& node, int64_t decided_at_ms) {
       // Another node opened a session for this client id at the same time
       // and the registry kept its entry: give way as to a takeover.
       auto& st = self->state;
       if (!from_own_system(self) || st.move.fetching()
           || st.moved_to || st.ending || !st.current.chan
-          || node == st.taken_from)
+          || node == st.taken_from || decided_at_ms <= st.connected_at_ms)
         return;
       st.ctx->node->log->info("session " + st.client_id
                               + " superseded by a session on " + node);

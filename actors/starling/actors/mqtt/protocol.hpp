@@ -76,9 +76,12 @@ using peer_deliver_atom = caf::atom_constant<caf::atom("m_pdeliver")>;
 /// (m_hoend) old session -> new session after its last m_pdeliver: what
 /// the new node received directly meanwhile (held back) may go out now.
 using handover_end_atom = caf::atom_constant<caf::atom("m_hoend")>;
-/// (m_supersed, string node) manager -> session: the registry has named
-/// `node` for this client id for a while (two CONNECTs on two nodes at once,
-/// each unaware of the other): the session here gives way.
+/// (m_supersed, string node, int64 decided_at_ms) manager -> session: the
+/// registry has named `node` for this client id for a while (two CONNECTs
+/// on two nodes at once, each unaware of the other): the session here gives
+/// way, unless it opened (and registered again) since the decision: one
+/// decided while it was being taken over from another node waited in its
+/// mailbox and must not end the session that just arrived.
 using superseded_atom = caf::atom_constant<caf::atom("m_supersed")>;
 
 // -- session <-> router ---------------------------------------------------------
