@@ -15,22 +15,22 @@ std::optional<int64_t> session_move::fetched(bool arrived) {
   return limits_.dedup_window_ms;
 }
 
+void session_move::remember(uint64_t id) {
+  if (id != 0 && seen_.size() < limits_.dedup_capacity)
+    seen_.insert(id);
+}
+
 void session_move::arrived_with(const session& s) {
-  auto note = [this](uint64_t id) {
-    if (id != 0 && seen_.size() < limits_.dedup_capacity)
-      seen_.insert(id);
-  };
   for (auto pid : s.inflight_order())
     if (auto m = s.find_inflight(pid))
-      note(m->out.msg.id);
+      remember(m->out.msg.id);
   for (auto& d : s.queue())
-    note(d.msg.id);
+    remember(d.msg.id);
 }
 
 void session_move::arrived_with(const std::vector<uint64_t>& seen) {
   for (auto id : seen)
-    if (id != 0 && seen_.size() < limits_.dedup_capacity)
-      seen_.insert(id);
+    remember(id);
 }
 
 std::vector<uint64_t> session_move::seen_ids() const {
@@ -46,8 +46,7 @@ bool session_move::second_copy(uint64_t id) {
     ++second_copies_;
     return true;
   }
-  if (seen_.size() < limits_.dedup_capacity)
-    seen_.insert(id);
+  remember(id);
   return false;
 }
 
@@ -67,7 +66,7 @@ session_move::verdict session_move::via_old(uint64_t id) {
   // Held from the direct way too: it goes out now, in the old way's order.
   if (held_ids_.erase(id) > 0)
     return verdict::deliver;
-  return second_copy(id) ? verdict::drop : verdict::deliver;
+  return pass_on(id);
 }
 
 std::vector<session_move::held_message>

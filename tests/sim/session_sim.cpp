@@ -309,13 +309,19 @@ private:
     return id;
   }
 
+  /// When something sent now in one direction of a connection arrives:
+  /// 50-300 us later, never before what was sent earlier.
+  int64_t arrival(int64_t& clock) {
+    clock = std::max(clock, w_.now_us() + w_.pick(50, 300));
+    return clock;
+  }
+
   /// Client -> broker: the connection actor passes the packet on.
   void to_broker(uint64_t c, packet p) {
     auto& cn = conns_[c];
     if (!cn.client_open)
       return;
-    cn.up_clock = std::max(cn.up_clock, w_.now_us() + w_.pick(50, 300));
-    w_.at(cn.up_clock, [this, c, p = std::move(p)] {
+    w_.at(arrival(cn.up_clock), [this, c, p = std::move(p)] {
       auto& cn = conns_[c];
       if (!cn.broker_open)
         return;
@@ -328,8 +334,7 @@ private:
     auto& cn = conns_[c];
     if (!cn.broker_open)
       return;
-    cn.down_clock = std::max(cn.down_clock, w_.now_us() + w_.pick(50, 300));
-    w_.at(cn.down_clock, [this, c, p = std::move(p)] {
+    w_.at(arrival(cn.down_clock), [this, c, p = std::move(p)] {
       if (conns_[c].client_open)
         client_got(c, p);
     });
@@ -341,8 +346,7 @@ private:
     if (!cn.broker_open)
       return;
     cn.broker_open = false;
-    cn.down_clock = std::max(cn.down_clock, w_.now_us() + w_.pick(50, 300));
-    w_.at(cn.down_clock, [this, c] {
+    w_.at(arrival(cn.down_clock), [this, c] {
       if (conns_[c].client_open) {
         conns_[c].client_open = false;
         client_closed(c);
@@ -358,9 +362,7 @@ private:
     auto c = s.conn;
     conns_[c].client_open = false;
     client_closed(c);
-    auto& cn = conns_[c];
-    cn.up_clock = std::max(cn.up_clock, w_.now_us() + w_.pick(50, 300));
-    w_.at(cn.up_clock, [this, c] {
+    w_.at(arrival(conns_[c].up_clock), [this, c] {
       auto& cn = conns_[c];
       if (!cn.broker_open)
         return;
@@ -925,52 +927,49 @@ private:
                       s->move.seen_ids()});
   }
 
-  void session_deliver(size_t n, uint64_t sid, const message& m,
-                       const std::vector<std::string>& keys) {
-    auto* s = session_of(n, sid);
-    if (!s)
-      return;
-    if (w_.trace() > 2)
-      w_.log(nodes_[n].name + ": session " + std::to_string(sid) + " routed "
-             + m.topic + " id " + std::to_string(m.id));
-    if (s->move.fetching())
-      return at_session(n, sid, [=, this] { session_deliver(n, sid, m, keys); });
-    if (s->moved_to) {
-      if (s->move.pass_on(m.id) == session_move::verdict::drop)
-        return;
-      auto to = *s->moved_to;
-      w_.send(n, to.node, [this, to, m, keys] { peer_deliver(to, m, keys); });
-      return;
-    }
-    if (!s->current || s->ending
-        || s->move.direct(m, keys) != session_move::verdict::deliver)
-      return;
-    carry(n, sid, s->current->deliver(m, keys, now_ms()), s->current_conn);
+  /// A session that moved on passes what reaches it to where it went
+  /// (a second copy of one it has seen is dropped); true if it moved on.
+  bool passed_on(size_t n, session_host& s, const message& m,
+                 const std::vector<std::string>& keys) {
+    if (!s.moved_to)
+      return false;
+    if (s.move.pass_on(m.id) == session_move::verdict::deliver)
+      w_.send(n, s.moved_to->node,
+              [this, to = *s.moved_to, m, keys] { peer_deliver(to, m, keys); });
+    return true;
   }
 
+  /// deliver_atom: the router matched `m` to session `sid`.
+  void session_deliver(size_t n, uint64_t sid, const message& m,
+                       const std::vector<std::string>& keys) {
+    at_session(n, sid, [=, this] {
+      auto* s = session_of(n, sid);
+      if (w_.trace() > 2)
+        w_.log(nodes_[n].name + ": session " + std::to_string(sid) + " routed "
+               + m.topic + " id " + std::to_string(m.id));
+      if (passed_on(n, *s, m, keys) || !s->current || s->ending
+          || s->move.direct(m, keys) != session_move::verdict::deliver)
+        return;
+      carry(n, sid, s->current->deliver(m, keys, now_ms()), s->current_conn);
+    });
+  }
+
+  /// peer_deliver_atom: the session's old node passed `m` on.
   void peer_deliver(session_ref to, const message& m,
                     const std::vector<std::string>& keys) {
-    auto* s = session_of(to.node, to.sid);
-    if (!s)
-      return;
-    if (w_.trace() > 2)
-      w_.log(nodes_[to.node].name + ": session " + std::to_string(to.sid)
-             + " passed " + m.topic + " id " + std::to_string(m.id));
-    if (s->move.fetching())
-      return at_session(to.node, to.sid, [=, this] { peer_deliver(to, m, keys); });
-    if (s->moved_to) {
-      if (s->move.pass_on(m.id) == session_move::verdict::drop)
+    at_session(to.node, to.sid, [=, this] {
+      auto* s = session_of(to.node, to.sid);
+      if (w_.trace() > 2)
+        w_.log(nodes_[to.node].name + ": session " + std::to_string(to.sid)
+               + " passed " + m.topic + " id " + std::to_string(m.id));
+      if (passed_on(to.node, *s, m, keys) || !s->current || s->ending)
         return;
-      auto next = *s->moved_to;
-      w_.send(to.node, next.node, [this, next, m, keys] { peer_deliver(next, m, keys); });
-      return;
-    }
-    if (!s->current || s->ending)
-      return;
-    deliver_held(to.node, to.sid, s->move.older_held(m));
-    if (s->move.via_old(m.id) == session_move::verdict::drop)
-      return;
-    carry(to.node, to.sid, s->current->deliver(m, keys, now_ms()), s->current_conn);
+      deliver_held(to.node, to.sid, s->move.older_held(m));
+      if (s->move.via_old(m.id) == session_move::verdict::drop)
+        return;
+      carry(to.node, to.sid, s->current->deliver(m, keys, now_ms()),
+            s->current_conn);
+    });
   }
 
   // -- the nodes: the router ------------------------------------------------------

@@ -185,6 +185,12 @@ std::optional<broker::session> let_go(session_actor* self) {
 
 namespace {
 
+/// The refusal of a takeover this session cannot answer.
+caf::error no_session(session_actor* self) {
+  return fail("no session '" + self->state.client_id + "' on "
+              + self->state.ctx->node->cfg.name.str());
+}
+
 /// Lets the session go to `to` (empty bytes: Clean Start discards it, or
 /// there was none) and passes on, for the grace period, what is still
 /// routed here.
@@ -225,8 +231,7 @@ takeover_result hand_over(session_actor* self, bool clean_start) {
     return caf::delegated<std::string, caf::actor, std::vector<uint64_t>>{};
   }
   if (st.ending || st.move.fetching() || !st.current.chan)
-    return fail("no session '" + st.client_id + "' on "
-                + st.ctx->node->cfg.name.str());
+    return no_session(self);
   auto to = caf::actor_cast<caf::actor>(self->current_sender());
   if (st.move.current() == broker::session_move::phase::draining) {
     auto rp = self->make_response_promise<std::string, caf::actor,
@@ -247,8 +252,7 @@ void old_done(session_actor* self,
     if (st.moved_to && !st.ending) { // the first one took it: on to there
       w.rp.delegate(st.moved_to, takeover_atom::value, w.clean_start);
     } else if (st.ending || !st.current.chan) {
-      w.rp.deliver(fail("no session '" + st.client_id + "' on "
-                        + st.ctx->node->cfg.name.str()));
+      w.rp.deliver(no_session(self));
     } else {
       auto [bytes, me, seen] = give(self, w.to, w.clean_start);
       w.rp.deliver(std::move(bytes), std::move(me), std::move(seen));

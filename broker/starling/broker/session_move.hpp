@@ -114,6 +114,8 @@ public:
 
 private:
   bool second_copy(uint64_t id);
+  /// Counts `id` as seen (within the dedup capacity).
+  void remember(uint64_t id);
   std::vector<held_message> take_held();
 
   limits limits_;
