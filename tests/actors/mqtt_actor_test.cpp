@@ -4,7 +4,7 @@
 // (route_table, session_registry, session_move, channel); these test that
 // the actors carry them out: route writes to the cluster table, forwarding
 // through the data channel, a session taken over from another node with
-// its unacknowledged message, and the registry's supersede race.
+// its unacknowledged message, and the registry's supersede races.
 //
 // Around the real actors stand recorders (actor_test.hpp): the connections
 // (they get the encoded packets), the database, the cluster route table and
@@ -557,4 +557,48 @@ TEST_CASE("session: a takeover asked for while the session's own arrival still "
   REQUIRE(connacks.size() == 1);
   CHECK(connacks[0].session_present);
   CHECK(topics(conn_c) == std::vector<std::string>{"t/1", "t/2"});
+}
+
+// Found by tests/sim/session_sim --seeds 100000 (seed 2306): the client
+// manager decided a supersede while the session was taking itself back; the
+// decision waited in the session's mailbox during the take-back and then
+// ended the session that had just come back (Session Present 0 next time).
+TEST_CASE("session: a supersede decided while the session was being taken back "
+          "does not end the session that came back") {
+  test_system t;
+  mqtt_node a(t, "a", 1), b(t, "b", 2), c(t, "c", 3);
+  join(t, {&a, &b, &c});
+  test_conn conn_a(t), conn_b(t), again(t);
+  moved_a_to_b(t, a, b, conn_a, conn_b);
+
+  // A racing write from c reaches a's replica: a's manager checks again
+  // after the settling time.
+  registry_names(t, a, "c1", c.name());
+
+  // c1 comes back to a. Only a's manager and session run: the session
+  // asks b for the session back and waits for the answer.
+  auto here = conn_a.session();
+  connect(t, a, again, connect_packet("c1", false));
+  while (t.sched.prioritize(a.mqtt.manager) || t.sched.prioritize(here))
+    t.sched.run_once();
+  CHECK(again.of<broker::connack>().empty());
+
+  // Meanwhile the settling time ends with the registry still naming c: the
+  // manager decides that the session here gives way.
+  REQUIRE(t.sched.trigger_timeout());
+  while (t.sched.prioritize(a.mqtt.manager))
+    t.sched.run_once();
+
+  // The answer comes later than that decision.
+  *a.now += 10;
+  *b.now += 10;
+  t.sched.run();
+  resumed_with_one(again, "t/1");
+  kicked(conn_b);
+  CHECK(!a.logged("superseded"));
+  run_rounds(t, 3);
+  CHECK(!again.closed());
+  CHECK(again.of<broker::disconnect>().empty());
+  publish(t, a, message("t/2", "m2", broker::qos::at_least_once));
+  CHECK(topics(again) == std::vector<std::string>{"t/1", "t/2"});
 }
