@@ -57,7 +57,7 @@ void cluster::every(size_t i, int64_t period_us, std::function<void()> f) {
 void cluster::start(size_t i) {
   auto& n = at(i);
   w_.start(i);
-  n.started_at_ms = now();
+  n.started_at_ms = now(i);
   n.cl = std::make_unique<cluster_core>(n.name, n.started_at_ms, n.core,
                                         autoheal_settings{},
                                         reconnect_schedule::settings{});
@@ -95,10 +95,11 @@ void cluster::start(size_t i) {
       return n.name + "." + std::to_string(++n.segment_ids);
     });
   w_.log(n.name + " starts (incarnation " + std::to_string(w_.incarnation(i))
-         + ", seqno " + std::to_string(n.shard->store().seqno()) + ")");
+         + ", seqno " + std::to_string(n.shard->store().seqno()) + ", clock "
+         + std::to_string(n.clock_skew_ms) + " ms off)");
   for (auto& peer : nodes_)
     if (peer.idx != i)
-      n.cl->on_loaded(peer.name, now(), w_.unit());
+      n.cl->on_loaded(peer.name, now(i), w_.unit());
   w_.run_on(i, [this, i] {
     publish_view(i);
     publish_peers(i);
@@ -137,7 +138,7 @@ void cluster::on_down(size_t i, size_t peer, uint64_t epoch) {
       local(i, [this, i, id = id] { agent_gone(i, id); });
   if (n.upstream == peer && n.upstream_agent)
     local(i, [this, i, a = n.upstream_agent] { upstream_lost(i, a); });
-  carry(i, n.cl->on_down(at(peer).name, now(), w_.unit()));
+  carry(i, n.cl->on_down(at(peer).name, now(i), w_.unit()));
   publish_view(i);
 }
 
@@ -150,11 +151,11 @@ void cluster::publish_view(size_t i) {
     members.push_back({at(peer).name, at(peer).core, u.second});
   }
   local(i, [this, i, running] { manager_members(i, running); });
-  carry(i, n.cl->on_members(std::move(members), now()));
+  carry(i, n.cl->on_members(std::move(members), now(i)));
 }
 
 void cluster::tick(size_t i) {
-  auto r = at(i).cl->on_tick(now());
+  auto r = at(i).cl->on_tick(now(i));
   for (auto& name : r.dial)
     dial(i, index(name));
   carry(i, std::move(r.effects));
@@ -168,7 +169,7 @@ void cluster::dial(size_t i, size_t peer) {
     return;
   }
   w_.dial(i, peer, [this, i, name](bool ok, std::string why) {
-    carry(i, at(i).cl->on_dialed(name, ok, why, now(), w_.unit()));
+    carry(i, at(i).cl->on_dialed(name, ok, why, now(i), w_.unit()));
   });
 }
 
@@ -200,7 +201,7 @@ void cluster::carry(size_t i, cluster_effects effects) {
         auto leader = index(e.node);
         if (n.up.count(leader))
           w_.send(i, leader, [this, leader, from = n.name] {
-            carry(leader, at(leader).cl->on_report(from, now()));
+            carry(leader, at(leader).cl->on_report(from, now(leader)));
           });
         break;
       }
@@ -217,7 +218,7 @@ void cluster::carry(size_t i, cluster_effects effects) {
             },
             [this, i, name, round = e.round](core_view v) {
               if (v.node == name)
-                carry(i, at(i).cl->on_view(round, v, now()));
+                carry(i, at(i).cl->on_view(round, v, now(i)));
             },
             [] {});
         }
@@ -243,7 +244,7 @@ void cluster::order_heal(size_t i, const std::string& round, size_t loser,
                          const std::vector<std::string>& winner) {
   auto healed = [this, i, round, name = at(loser).name](std::optional<uint64_t> r) {
     if (r)
-      carry(i, at(i).cl->on_healed(round, name, *r, now()));
+      carry(i, at(i).cl->on_healed(round, name, *r, now(i)));
     else
       w_.log(at(i).name + ": autoheal round " + round + ": " + name + " did not heal");
   };
@@ -354,7 +355,7 @@ void cluster::publish_peers(size_t i) {
       w_.log(n.name + ": shard peers" + text + "; sequencer " + leader);
     }
     n.shard_peers = where;
-    carry(i, n.shard->on_peers(list, leader, now()));
+    carry(i, n.shard->on_peers(list, leader, now(i)));
   });
 }
 
@@ -424,7 +425,7 @@ void cluster::probe(size_t i) {
         local(i, [this, i, name = at(peer).name, agrees, common = rel.common] {
           carry(i, at(i).cl->on_compared(name, agrees,
                                          "branched after " + std::to_string(common),
-                                         now()));
+                                         now(i)));
         });
       }
     }
@@ -459,7 +460,7 @@ void cluster::manager_heal(size_t i, const std::string& round,
       [this, i, round, common](world::respond_fn<reset> done) {
         shard_effects effects;
         auto branch = at(i).shard->fsm().history();
-        auto r = at(i).shard->reset("autoheal round " + round, *common, now(), effects);
+        auto r = at(i).shard->reset("autoheal round " + round, *common, now(i), effects);
         carry(i, std::move(effects));
         done(i, {std::move(r), std::move(branch)});
       },
@@ -472,7 +473,7 @@ void cluster::manager_heal(size_t i, const std::string& round,
                                             *common,       outcome.seqno,
                                             outcome.log_first,
                                             std::move(outcome.discarded)};
-        for (auto& line : runtime::cluster::report_lines(d, at(i).name, round, now()))
+        for (auto& line : runtime::cluster::report_lines(d, at(i).name, round, now(i)))
           if (line.contains("gap"))
             gaps_.push_back({branch, line["gap"]["from"].get<uint64_t>(),
                              line["gap"]["to"].get<uint64_t>()});

@@ -72,6 +72,10 @@ struct sim_node {
   size_t idx = 0;
   std::string name;
   bool core = true;
+  /// How far this node's wall clock is off: drawn per seed, kept across
+  /// restarts. The decision classes get it in `now`, and so does the
+  /// start time the node's handshake tells its peers.
+  int64_t clock_skew_ms = 0;
   // -- the disc (a core's SQLite file) -------------------------------------------
   rdb::shard_store disc{"s"};
   std::string disc_history;
@@ -142,7 +146,11 @@ private:
   /// Runs f on node i after `us`, in this incarnation only (a timer).
   void later(size_t i, int64_t us, std::function<void()> f);
   void every(size_t i, int64_t period_us, std::function<void()> f);
-  int64_t now() const { return w_.now_ms(); }
+  /// Node i's wall clock in ms since the epoch (the simulation starts on
+  /// 1 December 2026), with its skew.
+  int64_t now(size_t i) const {
+    return 1'796'083'200'000 + w_.now_ms() + nodes_[i].clock_skew_ms;
+  }
 
   // the node agent
   void on_up(size_t i, size_t peer, uint64_t epoch);

@@ -57,7 +57,7 @@ void cluster::carry(size_t i, shard_effects effects) {
             respond(up, at(up).shard->store().batch_after(after, batch_size));
           },
           [this, i, epoch = e.epoch](std::vector<record> records) {
-            carry(i, at(i).shard->on_batch(epoch, records, now()));
+            carry(i, at(i).shard->on_batch(epoch, records, now(i)));
           },
           [] {});
         break;
@@ -128,7 +128,7 @@ void cluster::carry(size_t i, shard_effects effects) {
         break;
       case shard_effect::retry:
         later(i, e.delay_ms * ms, [this, i, epoch = e.epoch] {
-          carry(i, at(i).shard->on_retry(epoch, now()));
+          carry(i, at(i).shard->on_retry(epoch, now(i)));
         });
         break;
       case shard_effect::log:
@@ -143,7 +143,7 @@ void cluster::serve_txn(size_t i, const transaction& txn,
   auto& n = at(i);
   auto id = ++n.next_caller;
   n.callers.emplace(id, std::move(respond));
-  carry(i, n.shard->on_txn(txn, id, now()));
+  carry(i, n.shard->on_txn(txn, id, now(i)));
 }
 
 void cluster::subscribe(size_t i, const shard_effect& e) {
@@ -186,7 +186,7 @@ void cluster::subscribe(size_t i, const shard_effect& e) {
           agent_carry(target, id, a->second.stream->ack(epoch, 0));
       });
       carry(i, n.shard->on_subscribed(epoch, name, r.resume, r.history,
-                                      r.core_seqno, now()));
+                                      r.core_seqno, now(i)));
     },
     [this, i, epoch, name = e.node] {
       carry(i, at(i).shard->on_subscribe_failed(epoch, name, "timed out"));
@@ -231,7 +231,7 @@ void cluster::survey(size_t i, const shard_effect& e) {
   auto done = [this, i, g, purpose = e.purpose, epoch = e.epoch] {
     if (--g->pending > 0)
       return;
-    carry(i, at(i).shard->on_survey(purpose, epoch, g->answers, now()));
+    carry(i, at(i).shard->on_survey(purpose, epoch, g->answers, now(i)));
   };
   using answer = std::tuple<std::string, uint64_t, uint64_t, bool, bool>;
   for (auto& name : e.nodes) {
@@ -298,7 +298,7 @@ void cluster::on_live(size_t i, uint64_t agent, uint64_t epoch,
   auto& n = at(i);
   if (n.upstream_agent != agent)
     return; // a stale agent of an earlier subscription
-  carry(i, n.shard->on_live(epoch, batch, latest, now()));
+  carry(i, n.shard->on_live(epoch, batch, latest, now(i)));
 }
 
 void cluster::agent_gone(size_t home, uint64_t id) {
@@ -328,7 +328,7 @@ void cluster::upstream_lost(size_t i, uint64_t agent) {
   if (n.upstream_agent != agent || !agent)
     return;
   n.upstream_agent = 0;
-  carry(i, n.shard->on_upstream_lost(now()));
+  carry(i, n.shard->on_upstream_lost(now(i)));
 }
 
 // -- transactions ----------------------------------------------------------------------

@@ -33,6 +33,7 @@
 //  - a host contract was broken (a subscription to a node that is no peer).
 // What is not simulated: BASP and sockets, SQLite (its writes are taken as
 // durable at once), the MQTT side, merge tables, operator commands.
+// Clocks: half the seeds give each node a wall clock off by up to 5 s.
 
 #include <algorithm>
 #include <cstdio>
@@ -59,6 +60,14 @@ public:
     cores_ = static_cast<int>(w_.pick(2, 4));
     replicants_ = static_cast<int>(w_.pick(0, 2));
     c_.emplace(w_, cores_, replicants_);
+    // Half the seeds run on clocks that disagree by up to 5 s either way
+    // (no NTP): starts, and with them the oldest core, are as each node's
+    // clock says.
+    if (w_.pick(0, 1)) {
+      for (auto& node : c_->nodes())
+        node.clock_skew_ms = w_.pick(-5000, 5000);
+      shape_ = "clocks off by up to 5 s";
+    }
   }
 
   starling::sim::outcome go() {
