@@ -231,6 +231,13 @@ effect_list channel::deliver(const message& msg,
   return out;
 }
 
+effect_list channel::deliver(delivery d, std::int64_t now) {
+  effect_list out;
+  if (session_ && !d.msg.expired(now))
+    route(std::move(d), now, out);
+  return out;
+}
+
 effect_list channel::deliver_retained(const message& msg, std::string_view key,
                                       std::int64_t now) {
   effect_list out;

@@ -1,6 +1,30 @@
 #include "starling/broker/session_move.hpp"
 
+#include <algorithm>
+#include <map>
+
 namespace starling::broker {
+
+namespace {
+
+/// The messages of each publisher and topic in id order (ids grow per
+/// node), each group keeping the places it had among the others.
+void in_publish_order(std::vector<session_move::held_message>& held) {
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < held.size(); ++i)
+    groups[{held[i].msg.publisher, held[i].msg.topic}].push_back(i);
+  for (auto& [key, places] : groups) {
+    std::vector<session_move::held_message> group;
+    for (auto i : places)
+      group.push_back(std::move(held[i]));
+    std::stable_sort(group.begin(), group.end(),
+                     [](auto& a, auto& b) { return a.msg.id < b.msg.id; });
+    for (size_t k = 0; k < places.size(); ++k)
+      held[places[k]] = std::move(group[k]);
+  }
+}
+
+} // namespace
 
 void session_move::fetch() {
   phase_ = phase::fetching;
@@ -26,6 +50,22 @@ void session_move::arrived_with(const session& s) {
       remember(m->out.msg.id);
   for (auto& d : s.queue())
     remember(d.msg.id);
+}
+
+void session_move::came_back_with(session& s, int64_t now_ms) {
+  arrived_with(s);
+  std::vector<delivery> without_id; // not from a router: nothing to merge
+  while (auto d = s.dequeue(now_ms)) {
+    if (d->msg.id == 0) {
+      without_id.push_back(std::move(*d));
+      continue;
+    }
+    auto msg = d->msg;
+    held_ids_.insert(msg.id);
+    held_.push_back({std::move(msg), {}, std::move(*d)});
+  }
+  for (auto& d : without_id)
+    s.enqueue(std::move(d));
 }
 
 void session_move::arrived_with(const std::vector<uint64_t>& seen) {
@@ -55,7 +95,7 @@ session_move::verdict session_move::direct(const message& m,
   if (second_copy(m.id))
     return verdict::drop;
   if (phase_ == phase::draining && m.id != 0 && held_.size() < limits_.max_held) {
-    held_.emplace_back(m, keys);
+    held_.push_back({m, keys, std::nullopt});
     held_ids_.insert(m.id);
     return verdict::hold;
   }
@@ -73,19 +113,21 @@ std::vector<session_move::held_message>
 session_move::older_held(const message& m) {
   std::vector<held_message> out;
   for (auto& h : held_)
-    if (h.first.id < m.id && h.first.topic == m.topic
-        && h.first.publisher == m.publisher && held_ids_.erase(h.first.id) > 0)
+    if (h.msg.id < m.id && h.msg.topic == m.topic
+        && h.msg.publisher == m.publisher && held_ids_.erase(h.msg.id) > 0)
       out.push_back(h);
+  in_publish_order(out);
   return out;
 }
 
 std::vector<session_move::held_message> session_move::take_held() {
   std::vector<held_message> out;
   for (auto& h : held_)
-    if (held_ids_.count(h.first.id))
+    if (held_ids_.count(h.msg.id))
       out.push_back(std::move(h));
   held_.clear();
   held_ids_.clear();
+  in_publish_order(out);
   return out;
 }
 
@@ -112,6 +154,12 @@ std::vector<session_move::held_message> session_move::release() {
 
 session_move::verdict session_move::pass_on(uint64_t id) {
   return second_copy(id) ? verdict::drop : verdict::deliver;
+}
+
+effect_list deliver(channel& c, session_move::held_message h, int64_t now_ms) {
+  if (h.queued)
+    return c.deliver(std::move(*h.queued), now_ms);
+  return c.deliver(h.msg, h.keys, now_ms);
 }
 
 const char* to_string(session_move::phase p) {

@@ -602,3 +602,36 @@ TEST_CASE("session: a supersede decided while the session was being taken back "
   publish(t, a, message("t/2", "m2", broker::qos::at_least_once));
   CHECK(topics(again) == std::vector<std::string>{"t/1", "t/2"});
 }
+
+// Found by tests/sim/session_sim --slow-links: a client came back to its
+// old node within the grace period. The node it had moved to heard first
+// that the old node was done, sent what it held to the connection it was
+// about to close, and the session brought those back as unacknowledged:
+// resent at once, ahead of older messages still on their way. Now the
+// take-back asks first and says done after, and what was held goes into
+// the session, which holds its queue until the node it left is done.
+TEST_CASE("session: taken back within the grace period, what the other node "
+          "held goes with the session, not to the connection it closes") {
+  test_system t;
+  mqtt_node a(t, "a", 1), b(t, "b", 2);
+  join(t, {&a, &b});
+  test_conn conn_a(t), conn_b(t), again(t);
+  moved_a_to_b(t, a, b, conn_a, conn_b);
+
+  // b holds what is routed to it directly until a is done.
+  publish(t, b, message("t/3", "m3", broker::qos::at_least_once));
+  CHECK(topics(conn_b) == std::vector<std::string>{"t/1"});
+
+  connect(t, a, again, connect_packet("c1", false));
+  t.sched.run();
+  kicked(conn_b);
+  CHECK(topics(conn_b) == std::vector<std::string>{"t/1"});
+  resumed_with_one(again, "t/1");
+
+  // Once b is done (its grace period), the queue that came back goes out.
+  run_rounds(t, 3);
+  auto got = again.of<broker::publish>();
+  REQUIRE(got.size() == 2);
+  CHECK(got[1].topic == "t/3");
+  CHECK(!got[1].dup);
+}

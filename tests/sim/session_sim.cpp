@@ -626,6 +626,7 @@ private:
           || node == s->taken_from || decided_at <= s->connected_at_ms)
         return;
       w_.log(s->client_id + " on " + nodes_[n].name + " superseded by " + node);
+      kick_current(n, sid);
       deliver_held(n, sid, s->move.release());
       release_current(n, sid);
       session_of(n, sid)->current.reset();
@@ -676,10 +677,10 @@ private:
     }
     if (s->moved_to) {
       // Back within the grace period: this session passes nothing on any
-      // more (the one it moved to hears so first) and takes it back.
+      // more and takes it back (the one it moved to hears after the
+      // takeover that this one is done: open()).
       auto to = *std::exchange(s->moved_to, std::nullopt);
       ++s->handover_gen;
-      handover_end(n, sid, to);
       s->holder_session = to;
     }
     channel_hooks hooks;
@@ -763,12 +764,15 @@ private:
           hand_over(back->node, back->sid, session_ref{n, sid}, respond);
         });
       },
-      [this, n, sid](handed h) {
+      [this, n, sid, back](handed h) {
         auto* s = session_of(n, sid);
         if (!s)
           return;
         if (auto window = s->move.fetched(!h.failed && h.existing.has_value())) {
-          s->move.arrived_with(*h.existing);
+          if (back) // what came here meanwhile waits (at_session)
+            s->move.came_back_with(*h.existing, now_ms());
+          else
+            s->move.arrived_with(*h.existing);
           s->move.arrived_with(h.seen);
           s->previous = h.from;
           s->taken_from = nodes_[h.from->node].name;
@@ -797,6 +801,8 @@ private:
           resume(n, sid);
         }
       });
+    if (back) // after the takeover, on the same link: done here
+      handover_end(n, sid, *back);
   }
 
   void adopt(size_t n, uint64_t sid, std::optional<session> existing) {
@@ -813,14 +819,18 @@ private:
           s->current_conn);
   }
 
-  std::optional<session> release_current(size_t n, uint64_t sid) {
+  void kick_current(size_t n, uint64_t sid) {
     auto* s = session_of(n, sid);
     s->replacing = true;
     if (s->current->state() == channel_state::connected)
       carry(n, sid, s->current->kick(reason_code::session_taken_over, now_ms()),
             s->current_conn);
     s->replacing = false;
-    return s->current->release_session();
+  }
+
+  std::optional<session> release_current(size_t n, uint64_t sid) {
+    kick_current(n, sid);
+    return session_of(n, sid)->current->release_session();
   }
 
   void end(size_t n, uint64_t sid) {
@@ -838,11 +848,11 @@ private:
 
   void deliver_held(size_t n, uint64_t sid,
                     std::vector<session_move::held_message> held) {
-    for (auto& [msg, keys] : held) {
+    for (auto& h : held) {
       auto* s = session_of(n, sid);
       if (!s || !s->current || s->ending)
         return;
-      carry(n, sid, s->current->deliver(msg, keys, now_ms()), s->current_conn);
+      carry(n, sid, deliver(*s->current, std::move(h), now_ms()), s->current_conn);
     }
   }
 
@@ -853,6 +863,9 @@ private:
         auto* t = session_of(to.node, to.sid);
         if (t->previous == from) {
           t->previous.reset();
+          if (!t->waiting_takeovers.empty() && !t->moved_to && !t->ending
+              && t->current)
+            kick_current(to.node, to.sid); // held go with the session
           deliver_held(to.node, to.sid, t->move.old_done());
           serve_waiting(to.node, to.sid);
         }
@@ -900,6 +913,7 @@ private:
     }
     // let_go
     s->previous.reset();
+    kick_current(n, sid);
     deliver_held(n, sid, s->move.release());
     auto existing = release_current(n, sid);
     s = session_of(n, sid);

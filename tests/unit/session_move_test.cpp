@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "starling/broker/session_move.hpp"
@@ -23,7 +24,7 @@ message msg(uint64_t id, const std::string& topic = "t") {
 std::vector<uint64_t> ids(const std::vector<session_move::held_message>& held) {
   std::vector<uint64_t> out;
   for (auto& h : held)
-    out.push_back(h.first.id);
+    out.push_back(h.msg.id);
   return out;
 }
 
@@ -67,7 +68,7 @@ TEST_CASE("session move: direct messages wait for the old node, in order") {
   CHECK(m.via_old(9) == verdict::deliver);
   auto out = m.old_done();
   CHECK(ids(out) == std::vector<uint64_t>{10, 11});
-  CHECK(out[0].second == std::vector<std::string>{"a"});
+  CHECK(out[0].keys == std::vector<std::string>{"a"});
   CHECK(m.current() == phase::deduping);
   // After the old node is done, direct messages go out at once.
   CHECK(m.direct(msg(12), {"a"}) == verdict::deliver);
@@ -193,4 +194,51 @@ TEST_CASE("session move: older direct messages of the same publisher and topic "
   CHECK(ids(m.older_held(from(6, "t", "p"))) == std::vector<uint64_t>{3});
   CHECK(m.via_old(6) == verdict::deliver);
   CHECK(ids(m.old_done()) == std::vector<uint64_t>{4, 5, 9});
+}
+
+// Found by tests/sim/session_sim --slow-links (seed 43): a client came back
+// to node A within the grace period. Messages the publisher sent before its
+// route to node B was in place reached A directly and waited in the
+// session's mailbox behind the takeover's answer; newer ones, which B had
+// held and put into the session's queue, went out at once, before them.
+TEST_CASE("session move: a session that came back holds its queue, merged "
+          "with the direct messages by publisher and id") {
+  auto from = [](uint64_t id, const std::string& topic, const std::string& pub) {
+    auto x = msg(id, topic);
+    x.publisher = pub;
+    return x;
+  };
+  session s("c", session_config{}, 60);
+  for (auto [id, topic, pub] : {std::tuple{96, "t", "p"}, {97, "t", "p"},
+                                {50, "u", "q"}, {0, "t", "x"}}) {
+    delivery d;
+    d.msg = from(id, topic, pub);
+    d.qos = qos::at_least_once;
+    s.enqueue(d);
+  }
+  auto m = arrived();
+  m.came_back_with(s, 0);
+  // What has no id (not from a router) stays queued; the rest waits.
+  REQUIRE(s.queue().size() == 1);
+  CHECK(s.queue()[0].msg.publisher == "x");
+  CHECK(m.held() == 3);
+
+  // The older direct ones come after the answer; copies of the queued ones
+  // are seconds.
+  CHECK(m.direct(from(92, "t", "p"), {"t"}) == verdict::hold);
+  CHECK(m.direct(from(93, "t", "p"), {"t"}) == verdict::hold);
+  CHECK(m.direct(from(96, "t", "p"), {"t"}) == verdict::drop);
+  CHECK(m.direct(from(51, "u", "q"), {"u"}) == verdict::hold);
+
+  // A newer message the old way: the older ones of its publisher and topic
+  // first, by id; those of another topic stay.
+  CHECK(ids(m.older_held(from(99, "t", "p"))) == std::vector<uint64_t>{92, 93, 96, 97});
+  CHECK(m.via_old(99) == verdict::deliver);
+  // The rest when the old node is done; each group by id, in its places.
+  CHECK(m.direct(from(40, "u", "q"), {"u"}) == verdict::hold);
+  auto rest = m.old_done();
+  CHECK(ids(rest) == std::vector<uint64_t>{40, 50, 51});
+  CHECK(rest[0].keys == std::vector<std::string>{"u"});
+  CHECK(rest[1].queued.has_value());
+  CHECK(!rest[2].queued.has_value());
 }

@@ -153,6 +153,8 @@ void new_connection(session_actor* self, const broker::connect& c,
   if (st.incoming.chan && !st.move.fetching()) {
     // Refused (CONNACK failure sent): the previous channel, if any, stays.
     st.incoming = {};
+    if (std::exchange(st.taking_back, false)) // it stays where it went
+      self->send(std::exchange(st.holder, caf::actor{}), handover_end_atom::value);
     if (!st.current.chan)
       end(self, "CONNECT refused");
   }

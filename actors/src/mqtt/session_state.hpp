@@ -41,6 +41,9 @@ struct session_state {
   /// The node agent of the node holding this client's session, asked once
   /// (takeover) before the first channel opens.
   caf::actor holder;
+  /// `holder` is this client's session on the node it moved to a moment
+  /// ago, which the client left to come back here (come_back).
+  bool taking_back = false;
   /// Set once this session has moved to another node: what is still routed
   /// here goes there until the grace period ends.
   caf::actor moved_to;

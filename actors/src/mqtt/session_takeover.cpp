@@ -25,10 +25,12 @@ std::string node_of(session_actor* self, const caf::actor& a) {
   return to_string(a.node());
 }
 
-/// Takes the session from the current channel for a new one (here or on
-/// another node), kicking its connection (0x8E) if it is still open. The
-/// session is not ending, it is taken over.
-std::optional<broker::session> release_current(session_actor* self) {
+namespace {
+
+/// Kicks the current channel's connection (MQTT 5: DISCONNECT 0x8E) if it
+/// is still open: the session is taken over. What is delivered afterwards
+/// is queued in the session and goes with it.
+void kick_current(session_actor* self) {
   auto& st = self->state;
   st.replacing = true;
   if (st.current.chan->state() == broker::channel_state::connected)
@@ -37,21 +39,33 @@ std::optional<broker::session> release_current(session_actor* self) {
                               now(self)),
         st.current.conn);
   st.replacing = false;
-  return st.current.chan->release_session();
+}
+
+} // namespace
+
+/// Takes the session from the current channel for a new one (here or on
+/// another node), kicking its connection if it is still open. The session
+/// is not ending, it is taken over.
+std::optional<broker::session> release_current(session_actor* self) {
+  kick_current(self);
+  return self->state.current.chan->release_session();
 }
 
 /// Takes this client's session over from `holder` (another node's agent
-/// or client manager; empty bytes: none there, or discarded with Clean
-/// Start), then `next(existing)`. Meanwhile this actor handles nothing
-/// else.
+/// or client manager, or with `back` the session it moved to; empty bytes:
+/// none there, or discarded with Clean Start), then `next(existing)`.
+/// Meanwhile this actor handles nothing else.
 template <class Next>
 void fetch_session(session_actor* self, const caf::actor& holder,
-                   const std::string& id, bool clean_start, Next next) {
+                   const std::string& id, bool clean_start, bool back,
+                   Next next) {
   self->state.move.fetch();
-  self
-    ->request(holder, takeover_timeout, takeover_atom::value, id, clean_start)
-    .await(
-      [self, id, next](const std::string& bytes, const caf::actor& old,
+  auto asked = self->request(holder, takeover_timeout, takeover_atom::value,
+                             id, clean_start);
+  if (back) // the session that had come here is done here (come_back)
+    self->send(holder, handover_end_atom::value);
+  asked.await(
+      [self, id, back, next](const std::string& bytes, const caf::actor& old,
                        const std::vector<uint64_t>& seen) mutable {
         auto& st = self->state;
         std::optional<broker::session> existing;
@@ -62,6 +76,8 @@ void fetch_session(session_actor* self, const caf::actor& holder,
             st.ctx->node->log->warning("session of " + id + " from "
                                        + node_of(self, old)
                                        + " could not be read; starting anew");
+          else if (back) // what came here meanwhile waits in the mailbox
+            st.move.came_back_with(*existing, now(self));
           else
             st.move.arrived_with(*existing);
           // Late copies of what the session received there are seconds.
@@ -93,8 +109,10 @@ void open_session(session_actor* self, const broker::open_session& o) {
     adopt(self, o, std::nullopt);
     return;
   }
-  fetch_session(self, std::exchange(st.holder, caf::actor{}), o.client_id,
-                o.clean_start, [self, o](std::optional<broker::session> existing) {
+  auto holder = std::exchange(st.holder, caf::actor{});
+  fetch_session(self, holder, o.client_id, o.clean_start,
+                std::exchange(st.taking_back, false),
+                [self, o](std::optional<broker::session> existing) {
                   adopt(self, o, std::move(existing));
                 });
 }
@@ -104,7 +122,7 @@ void open_session(session_actor* self, const broker::open_session& o) {
 /// a connection until the client comes back or the session expires.
 void host_moved(session_actor* self, const caf::actor& holder) {
   auto id = self->state.client_id;
-  fetch_session(self, holder, id, false,
+  fetch_session(self, holder, id, false, false,
                 [self, id](std::optional<broker::session> existing) {
                   auto& st = self->state;
                   if (!existing) {
@@ -168,14 +186,18 @@ void deliver_held(session_actor* self,
   auto& st = self->state;
   if (!st.current.chan || st.ending)
     return;
-  for (auto& [msg, keys] : held)
-    run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
+  for (auto& h : held)
+    run(self, broker::deliver(*st.current.chan, std::move(h), now(self)),
+        st.current.conn);
 }
 
-/// The session leaves this actor (to another node, or discarded): held
-/// messages go into it first, the connection is kicked (0x8E).
+/// The session leaves this actor (to another node, or discarded): the
+/// connection is kicked (0x8E), and held messages go into its queue
+/// rather than to that connection (which the next node would resend
+/// ahead of older ones still on their way there).
 std::optional<broker::session> let_go(session_actor* self) {
   self->state.previous = nullptr;
+  kick_current(self);
   deliver_held(self, self->state.move.release());
   auto existing = release_current(self);
   self->state.current = {};
@@ -246,6 +268,9 @@ takeover_result hand_over(session_actor* self, bool clean_start) {
 void old_done(session_actor* self,
               std::vector<broker::session_move::held_message> held) {
   auto& st = self->state;
+  if (!st.waiting_takeovers.empty() && !st.moved_to && !st.ending
+      && st.current.chan)
+    kick_current(self); // the first one takes the session: held go with it
   deliver_held(self, std::move(held));
   auto waiting = std::exchange(st.waiting_takeovers, {});
   for (auto& w : waiting) {
@@ -262,12 +287,14 @@ void old_done(session_actor* self,
 
 void come_back(session_actor* self) {
   auto& st = self->state;
-  // This session passes nothing on any more (the one it moved to hears so
-  // first, and stops waiting for it), and takes the session back.
+  // This session passes nothing on any more, and takes the session back.
+  // The one it moved to hears that it is done after the takeover
+  // (fetch_session): so it answers once done, and what it gets until
+  // then is held and goes into the session, not to its connection.
   auto there = std::exchange(st.moved_to, caf::actor{});
   ++st.handover_gen;
-  self->send(there, handover_end_atom::value);
   st.holder = there;
+  st.taking_back = true;
   st.ctx->node->log->debug("session " + st.client_id
                            + " is taken back from " + node_of(self, there));
 }

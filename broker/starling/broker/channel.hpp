@@ -183,6 +183,10 @@ public:
   effect_list deliver(const message& msg, std::span<const std::string> keys,
                       std::int64_t now_ms);
 
+  /// A message as the session had queued it (its subscriptions already
+  /// applied): one that waited while the session came back to this node.
+  effect_list deliver(delivery d, std::int64_t now_ms);
+
   /// A retained message for the new subscription `key`.
   effect_list deliver_retained(const message& msg, std::string_view key,
                                std::int64_t now_ms);

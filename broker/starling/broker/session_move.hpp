@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "starling/broker/channel.hpp"
 #include "starling/broker/message.hpp"
 #include "starling/broker/session.hpp"
 
@@ -42,9 +43,14 @@ public:
     size_t max_held = 100000;
   };
 
-  /// A message waiting for the old node, with the subscription keys it
-  /// matched here.
-  using held_message = std::pair<message, std::vector<std::string>>;
+  /// A message waiting for the old node: routed here, with the
+  /// subscription keys it matched; or, for a session that came back, as
+  /// its queue had it.
+  struct held_message {
+    message msg;
+    std::vector<std::string> keys;
+    std::optional<delivery> queued;
+  };
 
   /// What to do with one message.
   enum class verdict { deliver, hold, drop };
@@ -72,6 +78,14 @@ public:
   /// that comes back to a node within the grace period, whose route there
   /// never went, got such messages twice.
   void arrived_with(const session& s);
+  /// A client came back to this node within the grace period after moving
+  /// away, and its session came back (fetched(true)) with `s`: as
+  /// arrived_with(s), and the messages queued in `s` wait with the direct
+  /// ones, which they go out merged with in publish order. Direct messages
+  /// published before them may have reached this node first, and still
+  /// wait in the session's mailbox behind the takeover's answer (seed 43
+  /// of session_sim --slow-links).
+  void came_back_with(session& s, int64_t now_ms);
   /// The same for the ids the node before had seen while its own move was
   /// open (seen_ids() there, handed over with the session): copies of
   /// messages the session received and completed there count as seen.
@@ -89,14 +103,15 @@ public:
   verdict via_old(uint64_t id);
 
   /// Before a message `m` the old node passed on is delivered: the held
-  /// direct messages of the same publisher and topic with a smaller id.
+  /// messages of the same publisher and topic with a smaller id, by id.
   /// They were published on the same node before `m` (ids grow per node)
   /// and reached this node directly because its route was there already:
   /// a client that came back to a node within the grace period, over a
   /// slow link. They go first, so that the topic keeps its order.
   std::vector<held_message> older_held(const message& m);
   /// The old node has passed on everything routed to it: the held
-  /// messages not yet delivered, in arrival order.
+  /// messages not yet delivered, in arrival order except that those of one
+  /// publisher and topic go by id (ids grow per node).
   std::vector<held_message> old_done();
   /// The dedup window closed (the old node may never have said it was
   /// done): what is still held, and the move is over.
@@ -127,5 +142,8 @@ private:
 };
 
 const char* to_string(session_move::phase p);
+
+/// Delivers a held message to `c`, as routed or as it was queued.
+effect_list deliver(channel& c, session_move::held_message h, int64_t now_ms);
 
 } // namespace starling::broker
