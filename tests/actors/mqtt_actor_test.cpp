@@ -12,6 +12,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -634,4 +636,70 @@ TEST_CASE("session: taken back within the grace period, what the other node "
   REQUIRE(got.size() == 2);
   CHECK(got[1].topic == "t/3");
   CHECK(!got[1].dup);
+}
+
+namespace {
+
+/// Whether an actor has ended: a watcher monitors it (held here: an actor
+/// nothing refers to is gone).
+struct end_watch {
+  std::shared_ptr<bool> ended = std::make_shared<bool>(false);
+  caf::actor watcher;
+  bool operator*() const { return *ended; }
+};
+
+end_watch watch_end(test_system& t, const caf::actor& a) {
+  end_watch w;
+  w.watcher = t.sys.spawn([a, ended = w.ended](caf::event_based_actor* self)
+                            -> caf::behavior {
+    self->monitor(a);
+    self->set_down_handler([ended](caf::down_msg&) { *ended = true; });
+    return {[](int) {}};
+  });
+  return w;
+}
+
+} // namespace
+
+// The manager monitors its sessions rather than linking them (CAF 0.17
+// removes a link by scanning the actor's links: 10,000 sessions ending
+// at once cost 10,000 scans of 10,000). What the links did, it still does.
+TEST_CASE("client manager: a session that fails is forgotten with its registry "
+          "entry, and the sessions end with the manager") {
+  test_system t;
+  mqtt_node a(t, "a", 1);
+  join(t, {&a});
+  test_conn first(t), again(t), other(t);
+  connect(t, a, first, connect_packet("c1", false));
+  connect(t, a, other, connect_packet("c2", false));
+  t.sched.run();
+  auto s1 = first.session(), s2 = other.session();
+  auto s1_ended = watch_end(t, s1), s2_ended = watch_end(t, s2);
+  t.sched.run();
+
+  caf::anon_send_exit(s1, caf::exit_reason::kill);
+  t.sched.run();
+  CHECK(*s1_ended);
+  CHECK(a.logged("session c1 failed"));
+  auto writes = a.registry_writes();
+  CHECK(std::count(writes.begin(), writes.end(), "erase c1 a@127.0.0.1") == 1);
+  CHECK(std::count(writes.begin(), writes.end(), "erase c2 a@127.0.0.1") == 0);
+  // The next CONNECT of c1 starts a session afresh.
+  connect(t, a, again, connect_packet("c1", false));
+  t.sched.run();
+  auto connacks = again.of<broker::connack>();
+  REQUIRE(connacks.size() == 1);
+  CHECK(!connacks[0].session_present);
+  CHECK(again.session() != s1);
+
+  CHECK(!*s2_ended);
+  auto s3_ended = watch_end(t, again.session());
+  t.sched.run();
+  caf::anon_send_exit(a.mqtt.manager, caf::exit_reason::user_shutdown);
+  t.sched.run();
+  CHECK(*s2_ended);
+  CHECK(*s3_ended);
+  // A node that stops leaves its entries to the cleaner.
+  writes = a.registry_writes();
+  CHECK(std::count(writes.begin(), writes.end(), "erase c2 a@127.0.0.1") == 0);
 }

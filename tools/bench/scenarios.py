@@ -253,9 +253,12 @@ def idle_run_for(n):
         broker.wait_idle(30)  # let it finish what it acknowledged
         rss1, cpu = broker.rss_kb(), broker.cpu() - cpu0
         s = holder.terminate()
+        broker.wait_idle(120)  # every client gone, every session ended
+        gone_cpu = broker.cpu() - cpu0 - cpu
         held = s.get("ready", 0)
         return {"ready": ready, "held": held, "rss0": rss0, "rss1": rss1,
-                "cpu": cpu, "connect_s": s.get("connect_time_s"), "sub": s,
+                "cpu": cpu, "gone_cpu": gone_cpu,
+                "connect_s": s.get("connect_time_s"), "sub": s,
                 "per_conn": (rss1 - rss0) * 1024 / held if held else None}
     return run
 
@@ -271,6 +274,8 @@ def idle_rows(res):
         ("RSS per connection (lower is better)",
          {k: r["per_conn"] for k, r in res.items()}, "bytes"),
         ("broker CPU s", {k: r["cpu"] for k, r in res.items()}, "cpu"),
+        ("broker CPU s when they all disconnect",
+         {k: r["gone_cpu"] for k, r in res.items()}, "cpu"),
     ]
 
 

@@ -445,7 +445,7 @@ caf::actor spawn_session(caf::event_based_actor* manager, mqtt_context& ctx,
                          broker::connect first, const caf::actor& conn,
                          const client_origin& origin,
                          const caf::actor& holder) {
-  return manager->spawn<caf::linked>(session_fn, &ctx, std::move(first),
+  return manager->spawn<caf::monitored>(session_fn, &ctx, std::move(first),
                                     conn, origin, holder, false);
 }
 
@@ -454,7 +454,7 @@ caf::actor spawn_moved_session(caf::event_based_actor* manager,
                                const caf::actor& holder) {
   broker::connect first;
   first.client_id = client_id;
-  return manager->spawn<caf::linked>(session_fn, &ctx, std::move(first),
+  return manager->spawn<caf::monitored>(session_fn, &ctx, std::move(first),
                                     caf::actor{}, client_origin{}, holder, true);
 }
 

@@ -10,7 +10,7 @@ struct mqtt_context;
 /// this node. The first CONNECT of an id spawns its session actor; later
 /// CONNECTs of that id go to the same actor, which takes the session over
 /// from the old connection (kicking it with DISCONNECT 0x8E for MQTT 5).
-/// Sessions are linked to it and end with it.
+/// It monitors its sessions; they end with it.
 caf::actor spawn_client_manager(mqtt_context& ctx);
 
 } // namespace starling::actors::mqtt
