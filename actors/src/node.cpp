@@ -3,10 +3,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <sched.h>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -160,6 +162,15 @@ private:
 } // namespace
 
 int run_node(const runtime::node_config& cfg) {
+  // Before any thread starts, so that every thread inherits it (see
+  // node.cpu_policy in docs/config.md).
+  std::string policy_error;
+  if (cfg.text("node.cpu_policy") == "batch") {
+    sched_param none{};
+    if (sched_setscheduler(0, SCHED_BATCH, &none) != 0)
+      policy_error = std::string("node.cpu_policy = batch: sched_setscheduler: ")
+                     + std::strerror(errno) + "; the node runs with the normal policy";
+  }
   // Block the stop signals before CAF starts its threads so that only
   // sigwait below sees them.
   sigset_t stop_signals;
@@ -174,6 +185,8 @@ int run_node(const runtime::node_config& cfg) {
     log.warning("using the built-in default cookie: any process that knows it "
                 "can control this node; set node.cookie (-cookie or "
                 "STARLING_NODE__COOKIE) or node.cookie_file");
+  if (!policy_error.empty())
+    log.warning(policy_error);
   shutdown_watchdog watchdog(log);
   actor_directory directory;
   // Declared before the actor system so they outlive every actor using them.

@@ -50,6 +50,12 @@ const std::vector<config_key>& config_schema() {
      "CAF scheduler: stealing (work stealing, idle workers poll) or sharing "
      "(one shared queue, idle workers sleep until woken)",
      k::choice, 0, 0, {"stealing", "sharing"}},
+    {"node.cpu_policy", "batch",
+     "Linux scheduling policy of the node's threads: batch (SCHED_BATCH: a "
+     "thread the node wakes does not preempt the one that woke it, so one "
+     "CPU serves a message hop without two context switches) or normal "
+     "(SCHED_OTHER)",
+     k::choice, 0, 0, {"batch", "normal"}},
     {"node.shutdown_timeout", "10s",
      "on SIGTERM/SIGINT, the longest the node waits for its actors and "
      "servers to stop; then it logs what it was waiting for and exits "

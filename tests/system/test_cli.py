@@ -105,6 +105,17 @@ class NodeStartupTest(ClusterTest):
             p.wait(10)
             p.stderr.close()
 
+    def test_cpu_policy_applies_to_every_thread(self):
+        def policies(n):
+            return {os.sched_getscheduler(int(t))
+                    for t in os.listdir(f"/proc/{n.proc.pid}/task")}
+        n = self.node("core1")
+        self.assertEqual(policies(n), {os.SCHED_BATCH})
+        m = self.node("core2", env={**os.environ, "STARLING_NODE__CPU_POLICY": "normal"})
+        self.assertEqual(policies(m), {os.SCHED_OTHER})
+        self.start_fails(["-name", "core3@127.0.0.1"], "node.cpu_policy: 'fifo'",
+                         {**os.environ, "STARLING_NODE__CPU_POLICY": "fifo"})
+
     def test_sigterm_stops_the_node(self):
         n = self.node("core1")
         n.signal(signal.SIGTERM)
