@@ -243,7 +243,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
   });
   // Sessions are monitored, not linked: CAF 0.17 finds a link to remove by
   // scanning the actor's links, so 10,000 sessions ending at once cost
-  // 10,000 scans of 10,000 links (4.2 CPU-s). They end with the manager.
+  // 10,000 scans of 10,000 links (2-3.5 CPU-s). They end with the manager.
   self->attach_functor([sessions = st.client_of](const caf::error& reason) {
     auto why = reason == caf::exit_reason::kill ? caf::exit_reason::kill
                                                 : caf::exit_reason::user_shutdown;
