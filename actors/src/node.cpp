@@ -164,13 +164,14 @@ private:
 int run_node(const runtime::node_config& cfg) {
   // Before any thread starts, so that every thread inherits it (see
   // node.cpu_policy in docs/config.md).
+  // Set either way: `normal` also undoes a policy inherited from the
+  // process that started the node (chrt --batch, say).
   std::string policy_error;
-  if (cfg.text("node.cpu_policy") == "batch") {
-    sched_param none{};
-    if (sched_setscheduler(0, SCHED_BATCH, &none) != 0)
-      policy_error = std::string("node.cpu_policy = batch: sched_setscheduler: ")
-                     + std::strerror(errno) + "; the node runs with the normal policy";
-  }
+  auto policy = cfg.text("node.cpu_policy");
+  sched_param none{};
+  if (sched_setscheduler(0, policy == "batch" ? SCHED_BATCH : SCHED_OTHER, &none) != 0)
+    policy_error = "node.cpu_policy = " + policy + ": sched_setscheduler: "
+                   + std::strerror(errno) + "; the node keeps the policy it was started with";
   // Block the stop signals before CAF starts its threads so that only
   // sigwait below sees them.
   sigset_t stop_signals;

@@ -113,7 +113,14 @@ class NodeStartupTest(ClusterTest):
         self.assertEqual(policies(n), {os.SCHED_BATCH})
         m = self.node("core2", env={**os.environ, "STARLING_NODE__CPU_POLICY": "normal"})
         self.assertEqual(policies(m), {os.SCHED_OTHER})
-        self.start_fails(["-name", "core3@127.0.0.1"], "node.cpu_policy: 'fifo'",
+        # normal also undoes a policy the node inherited.
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        try:
+            o = self.node("core3", env={**os.environ, "STARLING_NODE__CPU_POLICY": "normal"})
+        finally:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        self.assertEqual(policies(o), {os.SCHED_OTHER})
+        self.start_fails(["-name", "core4@127.0.0.1"], "node.cpu_policy: 'fifo'",
                          {**os.environ, "STARLING_NODE__CPU_POLICY": "fifo"})
 
     def test_sigterm_stops_the_node(self):
