@@ -863,6 +863,8 @@ private:
         auto* t = session_of(to.node, to.sid);
         if (t->previous == from) {
           t->previous.reset();
+          session_move::serve_order(t->waiting_takeovers,
+                                    [&](auto& w) { return w.first == from; });
           if (!t->waiting_takeovers.empty() && !t->moved_to && !t->ending
               && t->current)
             kick_current(to.node, to.sid); // held go with the session
@@ -1112,7 +1114,8 @@ int main(int argc, char** argv) {
     else
       args.push_back(argv[i]);
   auto rc = starling::sim::run_seeds(static_cast<int>(args.size()), args.data(),
-                                     "session_sim",
+                                     slow_links ? "session_sim --slow-links"
+                                                : "session_sim",
                                      [](uint64_t seed, int trace) {
                                        run r(seed, trace);
                                        auto o = r.go();

@@ -242,3 +242,25 @@ TEST_CASE("session move: a session that came back holds its queue, merged "
   CHECK(rest[1].queued.has_value());
   CHECK(!rest[2].queued.has_value());
 }
+
+// session_sim --slow-links seed 2784: a client moved from A to B, and while
+// B's session still drained what A passed on, the client connected to A
+// again and then to C. Over a slow A-B link, A's request for the session
+// reached B after C's. Served in arrival order, C took the session first;
+// A's session, which held what was still routed to A, got it after, and
+// passed its older messages on last: the client saw a publisher's 19 and
+// 20 before its 17 and 18. The node before's request now goes first.
+TEST_CASE("session move: a takeover from the node before is served before "
+          "the others that waited, the rest in the order they came") {
+  struct waiting {
+    std::string to;
+  };
+  std::vector<waiting> w{{"c"}, {"d"}, {"a"}, {"e"}}; // "a": the node before
+  session_move::serve_order(w, [](auto& x) { return x.to == "a"; });
+  std::vector<std::string> order;
+  for (auto& x : w)
+    order.push_back(x.to);
+  CHECK(order == std::vector<std::string>{"a", "c", "d", "e"});
+  session_move::serve_order(w, [](auto& x) { return x.to == "z"; });
+  CHECK(w.front().to == "a"); // none from the node before: order kept
+}

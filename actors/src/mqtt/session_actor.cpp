@@ -313,7 +313,9 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       auto& st = self->state;
       if (st.previous && self->current_sender()
                            == caf::actor_cast<caf::strong_actor_ptr>(st.previous)) {
-        st.previous = nullptr;
+        auto before = std::exchange(st.previous, caf::actor{});
+        broker::session_move::serve_order(st.waiting_takeovers,
+                                          [&](auto& w) { return w.to == before; });
         old_done(self, st.move.old_done());
       }
     },

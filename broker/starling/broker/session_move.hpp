@@ -11,6 +11,7 @@
 // (settled). The session actor asks this class what to do with each
 // message and carries it out.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -113,6 +114,17 @@ public:
   /// messages not yet delivered, in arrival order except that those of one
   /// publisher and topic go by id (ids grow per node).
   std::vector<held_message> old_done();
+  /// Takeovers asked for while draining wait for old_done(), then are
+  /// served in the order they came, except that one from the old node's
+  /// own session (a client back there within the grace period) goes
+  /// first: that session holds what was still routed to it while it asked,
+  /// older than anything here. Served after another, the session went out
+  /// through that other connection first, and the older messages reached
+  /// the client after newer ones. `from_old(w)`: whether `w` came from it.
+  template <class Takeover, class FromOld>
+  static void serve_order(std::vector<Takeover>& waiting, FromOld from_old) {
+    std::stable_partition(waiting.begin(), waiting.end(), from_old);
+  }
   /// The dedup window closed (the old node may never have said it was
   /// done): what is still held, and the move is over.
   std::vector<held_message> window_closed();
