@@ -323,23 +323,10 @@ int run_node(const runtime::node_config& cfg) {
   // Stop every actor of ours (connections, sessions, ...); the actor system
   // waits for all of them before it goes away.
   watchdog.step("stopping the actors");
-  // MQTT connections are brokers in the I/O thread: a listener (there too)
-  // stops them, with one message through the thread's wake-up pipe.
-  std::vector<caf::actor> connections;
-  caf::actor stopper;
+  // An MQTT connection ends with its listener, which closes its sockets.
   for (auto& e : directory.list())
-    if (e.kind == "mqtt_connection")
-      connections.push_back(e.handle);
-    else if (e.kind == "mqtt_listener" && !stopper)
-      stopper = e.handle;
-    else
+    if (e.kind != "mqtt_connection")
       caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
-  if (stopper)
-    caf::scoped_actor{sys}->send(stopper, mqtt::close_all_atom::value,
-                                 std::move(connections));
-  else
-    for (auto& c : connections)
-      caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
   directory.clear();
   mqtt_ctx.outboxes.clear();
   watchdog.step("closing the message delivery links");

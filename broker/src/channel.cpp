@@ -49,10 +49,15 @@ std::string_view to_string(timer_kind kind) noexcept {
   return "unknown";
 }
 
-channel::channel(channel_config config, channel_hooks hooks)
+channel::channel(std::shared_ptr<const channel_config> config,
+                 channel_hooks hooks)
   : config_(std::move(config)), hooks_(std::move(hooks)) {
-  assert(hooks_.random);
+  assert(config_ && hooks_.random);
 }
+
+channel::channel(channel_config config, channel_hooks hooks)
+  : channel(std::make_shared<const channel_config>(std::move(config)),
+            std::move(hooks)) {}
 
 void channel::send(packet pkt, effect_list& out) const {
   out.push_back(send_packet{std::move(pkt), version_});
@@ -88,7 +93,7 @@ effect_list channel::handle_packet(const packet& pkt, std::int64_t now) {
       last_activity_ms_ = now;
       if (!connection_open_)
         break;
-      if (early_packets_.size() >= config_.max_packets_before_connack) {
+      if (early_packets_.size() >= config_->max_packets_before_connack) {
         out.push_back(close_connection{
           reason_code::server_busy,
           "too many packets pipelined before CONNACK"});
@@ -402,7 +407,7 @@ void channel::arm_keepalive(std::int64_t now, effect_list& out) {
   if (keepalive_s_ == 0)
     return;
   keepalive_due_ms_ =
-    now + keepalive_window_ms(keepalive_s_, config_.keepalive_multiplier);
+    now + keepalive_window_ms(keepalive_s_, config_->keepalive_multiplier);
   out.push_back(set_timer{timer_kind::keepalive, *keepalive_due_ms_});
 }
 
@@ -414,7 +419,7 @@ void channel::on_keepalive_timer(std::int64_t now, effect_list& out) {
   // the last activity seen.
   const auto deadline =
     last_activity_ms_
-    + keepalive_window_ms(keepalive_s_, config_.keepalive_multiplier);
+    + keepalive_window_ms(keepalive_s_, config_->keepalive_multiplier);
   if (now < deadline) {
     keepalive_due_ms_ = deadline;
     out.push_back(set_timer{timer_kind::keepalive, deadline});

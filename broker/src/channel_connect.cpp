@@ -39,8 +39,12 @@ void channel::on_connect(const connect& c, std::int64_t now,
   version_ = c.version;
   last_activity_ms_ = now;
   std::string why;
-  if (auto code = check_connect(c, why))
-    return refuse_connect(*code, std::move(why), out);
+  auto refused = check_connect(c, why);
+  // A channel reads one CONNECT: the hook, which holds the client's origin,
+  // is not needed again (a hundred bytes per idle client).
+  hooks_.authenticate = nullptr;
+  if (refused)
+    return refuse_connect(*refused, std::move(why), out);
   accept_connect(c, out);
 }
 
@@ -64,9 +68,9 @@ std::optional<reason_code> channel::check_connect(const connect& c,
 
 std::optional<reason_code> channel::choose_client_id(const connect& c,
                                                      std::string& why) {
-  if (c.client_id.size() > config_.max_clientid_len) {
+  if (c.client_id.size() > config_->max_clientid_len) {
     why = "client identifier is " + std::to_string(c.client_id.size())
-          + " bytes; the limit is " + std::to_string(config_.max_clientid_len);
+          + " bytes; the limit is " + std::to_string(config_->max_clientid_len);
     return reason_code::client_identifier_not_valid;
   }
   if (!c.client_id.empty()) {
@@ -91,7 +95,7 @@ std::optional<reason_code> channel::choose_client_id(const connect& c,
 
 reason_code channel::authenticate(const connect& c) const {
   if (!hooks_.authenticate)
-    return config_.allow_anonymous ? reason_code::success
+    return config_->allow_anonymous ? reason_code::success
                                    : reason_code::not_authorized;
   auth_request request;
   request.client_id = client_id_;
@@ -107,18 +111,18 @@ std::optional<reason_code> channel::check_will(const will_message& will,
                                                std::string& why) const {
   // §3.2.2.1.4 and §3.2.2.1.5: a Will the broker could not publish as asked
   // is refused at CONNECT, not silently altered.
-  if (will.qos > config_.max_qos) {
+  if (will.qos > config_->max_qos) {
     why = "will QoS " + std::to_string(static_cast<int>(will.qos))
           + " exceeds the maximum QoS";
     return reason_code::qos_not_supported;
   }
-  if (will.retain && !config_.retain_available) {
+  if (will.retain && !config_->retain_available) {
     why = "will is retained but retained messages are not available";
     return reason_code::retain_not_supported;
   }
-  if (level_count(will.topic) > config_.max_topic_levels) {
+  if (level_count(will.topic) > config_->max_topic_levels) {
     why = "will topic has more than "
-          + std::to_string(config_.max_topic_levels) + " levels";
+          + std::to_string(config_->max_topic_levels) + " levels";
     return reason_code::topic_name_invalid;
   }
   if (will.props.payload_format_indicator == payload_format::utf8
@@ -139,7 +143,7 @@ std::optional<reason_code> channel::check_will(const will_message& will,
 
 std::uint32_t
 channel::capped_session_expiry(std::uint32_t requested) const noexcept {
-  return std::min(requested, config_.max_session_expiry_interval);
+  return std::min(requested, config_->max_session_expiry_interval);
 }
 
 void channel::accept_connect(const connect& c, effect_list& out) {
@@ -158,12 +162,12 @@ void channel::accept_connect(const connect& c, effect_list& out) {
     // EMQX does; the spec's "until the client returns" would keep
     // abandoned sessions forever.
     requested_expiry_ =
-      c.clean_start ? 0 : config_.v3_session_expiry_interval;
+      c.clean_start ? 0 : config_->v3_session_expiry_interval;
     session_expiry_ = requested_expiry_;
   }
-  keepalive_s_ = is_v5() && config_.server_keepalive ? *config_.server_keepalive
+  keepalive_s_ = is_v5() && config_->server_keepalive ? *config_->server_keepalive
                                                       : c.keep_alive;
-  will_ = c.will;
+  will_ = c.will ? std::make_unique<will_message>(*c.will) : nullptr;
   state_ = channel_state::connecting;
   out.push_back(
     open_session{client_id_, clean_start_, session_expiry_, assigned_client_id_});
@@ -232,7 +236,7 @@ bool channel::adopt_session(std::optional<session> existing,
                             effect_list& out) {
   if (existing && !clean_start_) {
     session_ = std::move(existing);
-    session_->set_config(config_.session);
+    session_->set_config(config_->session);
     session_->set_expiry_interval(session_expiry_);
     resubscribe(out);
     return true;
@@ -241,7 +245,7 @@ bool channel::adopt_session(std::optional<session> existing,
     for (const auto& [key, sub] : existing->subscriptions())
       out.push_back(unsubscribe_filter{key, sub.topic_filter, sub.share_group});
   }
-  session_.emplace(client_id_, config_.session, session_expiry_);
+  session_.emplace(client_id_, config_->session, session_expiry_);
   return false;
 }
 
@@ -260,7 +264,7 @@ effect_list channel::host_moved(std::string client_id, session s,
     return out;
   client_id_ = std::move(client_id);
   session_ = std::move(s);
-  session_->set_config(config_.session);
+  session_->set_config(config_->session);
   resubscribe(out);
   connection_open_ = false;
   enter_disconnected(false, now, out);
@@ -276,22 +280,22 @@ connack channel::make_connack(bool session_present) const {
     p.assigned_client_identifier = client_id_;
   if (session_expiry_ != requested_expiry_)
     p.session_expiry_interval = session_expiry_;
-  if (config_.server_keepalive)
+  if (config_->server_keepalive)
     p.server_keep_alive = keepalive_s_;
-  const auto max_rel = config_.session.max_awaiting_rel;
+  const auto max_rel = config_->session.max_awaiting_rel;
   if (max_rel != 0 && max_rel != 65535)
     p.receive_maximum = max_rel;
-  if (config_.max_topic_alias > 0)
-    p.topic_alias_maximum = config_.max_topic_alias;
-  if (config_.max_qos < qos::exactly_once)
-    p.maximum_qos = config_.max_qos;
-  p.retain_available = config_.retain_available;
-  p.wildcard_subscription_available = config_.wildcard_subscription_available;
+  if (config_->max_topic_alias > 0)
+    p.topic_alias_maximum = config_->max_topic_alias;
+  if (config_->max_qos < qos::exactly_once)
+    p.maximum_qos = config_->max_qos;
+  p.retain_available = config_->retain_available;
+  p.wildcard_subscription_available = config_->wildcard_subscription_available;
   p.subscription_identifiers_available =
-    config_.subscription_identifiers_available;
-  p.shared_subscription_available = config_.shared_subscription_available;
-  if (config_.max_packet_size < max_packet_size_limit)
-    p.maximum_packet_size = config_.max_packet_size;
+    config_->subscription_identifiers_available;
+  p.shared_subscription_available = config_->shared_subscription_available;
+  if (config_->max_packet_size < max_packet_size_limit)
+    p.maximum_packet_size = config_->max_packet_size;
   return ack;
 }
 

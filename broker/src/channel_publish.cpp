@@ -65,13 +65,13 @@ void channel::on_publish(const publish& p, std::int64_t now,
     return;
   // Limits announced in CONNACK: breaking them is a protocol violation
   // (§3.2.2.3.4, §3.2.2.3.5), not a refusal of one message.
-  if (p.qos > config_.max_qos)
+  if (p.qos > config_->max_qos)
     return protocol_violation(reason_code::qos_not_supported,
                               "PUBLISH QoS "
                                 + std::to_string(static_cast<int>(p.qos))
                                 + " exceeds the maximum QoS",
                               now, out);
-  if (p.retain && !config_.retain_available)
+  if (p.retain && !config_->retain_available)
     return protocol_violation(reason_code::retain_not_supported,
                               "PUBLISH is retained but retained messages "
                               "are not available",
@@ -79,7 +79,7 @@ void channel::on_publish(const publish& p, std::int64_t now,
   auto refusal = publish_refusal(p, topic);
   if (!refusal && hooks_.authorize
       && !hooks_.authorize(client_id_, username_, access_action::publish, topic)) {
-    if (config_.disconnect_on_deny)
+    if (config_->disconnect_on_deny)
       return protocol_violation(reason_code::not_authorized,
                                 "PUBLISH to \"" + topic + "\" is not authorized",
                                 now, out);
@@ -109,11 +109,11 @@ bool channel::resolve_topic(const publish& p, std::string& topic,
     return true;
   }
   const auto alias = *p.props.topic_alias;
-  if (alias == 0 || alias > config_.max_topic_alias) {
+  if (alias == 0 || alias > config_->max_topic_alias) {
     protocol_violation(reason_code::topic_alias_invalid,
                        "topic alias " + std::to_string(alias)
                          + " is above the maximum "
-                         + std::to_string(config_.max_topic_alias),
+                         + std::to_string(config_->max_topic_alias),
                        now, out);
     return false;
   }
@@ -136,7 +136,7 @@ bool channel::resolve_topic(const publish& p, std::string& topic,
 
 std::optional<reason_code>
 channel::publish_refusal(const publish& p, std::string_view topic) const {
-  if (level_count(topic) > config_.max_topic_levels)
+  if (level_count(topic) > config_->max_topic_levels)
     return reason_code::topic_name_invalid;
   // `$SYS` is the broker's; `$share/` names a shared subscription, never a
   // topic (§4.8.2).
@@ -249,9 +249,9 @@ effect_list channel::deliver_retained(const message& msg, std::string_view key,
 }
 
 std::size_t channel::window() const noexcept {
-  const std::size_t configured = config_.session.max_inflight == 0
+  const std::size_t configured = config_->session.max_inflight == 0
                                    ? packet_id_limit
-                                   : config_.session.max_inflight;
+                                   : config_->session.max_inflight;
   return std::min<std::size_t>(configured, client_receive_maximum_);
 }
 

@@ -70,7 +70,7 @@ void channel::on_subscribe(const subscribe& s, std::int64_t now,
                            effect_list& out) {
   std::optional<std::uint32_t> identifier;
   if (!s.props.subscription_identifiers.empty()) {
-    if (!config_.subscription_identifiers_available)
+    if (!config_->subscription_identifiers_available)
       return protocol_violation(
         reason_code::subscription_identifiers_not_supported,
         "subscription identifiers are not supported", now, out);
@@ -87,7 +87,7 @@ void channel::on_subscribe(const subscribe& s, std::int64_t now,
                                   + shared_no_local->filter + "\"",
                                 now, out);
   }
-  if (config_.disconnect_on_deny && hooks_.authorize)
+  if (config_->disconnect_on_deny && hooks_.authorize)
     for (const auto& sub : s.subscriptions)
       if (!hooks_.authorize(client_id_, username_, access_action::subscribe,
                             sub.filter))
@@ -106,24 +106,24 @@ reason_code channel::add_subscription(const subscription& sub,
                                       std::optional<std::uint32_t> identifier,
                                       effect_list& out) {
   const bool shared = is_shared_filter(sub.filter);
-  if (shared && !config_.shared_subscription_available)
+  if (shared && !config_->shared_subscription_available)
     return reason_code::shared_subscriptions_not_supported;
   auto parsed = parse_filter(sub.filter);
-  if (!parsed || level_count(parsed->topic_filter) > config_.max_topic_levels)
+  if (!parsed || level_count(parsed->topic_filter) > config_->max_topic_levels)
     return reason_code::topic_filter_invalid;
-  if (!config_.wildcard_subscription_available
+  if (!config_->wildcard_subscription_available
       && has_wildcards(parsed->topic_filter))
     return reason_code::wildcard_subscriptions_not_supported;
   if (hooks_.authorize
       && !hooks_.authorize(client_id_, username_, access_action::subscribe,
                            sub.filter))
     return reason_code::not_authorized;
-  if (config_.max_subscriptions != 0
-      && session_->subscriptions().size() >= config_.max_subscriptions
+  if (config_->max_subscriptions != 0
+      && session_->subscriptions().size() >= config_->max_subscriptions
       && !session_->find_subscription(sub.filter))
     return reason_code::quota_exceeded;
   auto granted = sub.options;
-  granted.qos = std::min(granted.qos, config_.max_qos);
+  granted.qos = std::min(granted.qos, config_->max_qos);
   // A 3.x bridge (protocol level with bit 7) relays retained messages as
   // retained, like MQTT 5's Retain As Published (as EMQX does).
   if (!is_v5() && bridge_)

@@ -2,7 +2,6 @@
 
 #include <future>
 #include <memory>
-#include <unordered_set>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -19,17 +18,6 @@ namespace starling::actors::mqtt {
 
 namespace {
 
-struct listener_state {
-  uint64_t accepted = 0;
-  std::string where;
-  std::optional<broker::listener_guard> guard;
-  /// Admitted connections, which count against max_connections until they
-  /// end (a monitor tells).
-  std::unordered_set<caf::actor_addr> admitted;
-  static inline const char* name = "mqtt_listener";
-};
-
-using listener_broker = caf::stateful_actor<listener_state, caf::io::broker>;
 using bound_promise = std::shared_ptr<std::promise<caf::expected<uint16_t>>>;
 
 caf::behavior listener_fn(listener_broker* self, node_context* ctx,
@@ -46,44 +34,45 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
     return {};
   }
   auto& st = self->state;
+  st.ctx = ctx;
+  st.manager = std::move(manager);
+  st.setup = std::move(setup);
   st.where = host + ":" + std::to_string(res->second);
   st.guard.emplace(l.max_connections, l.max_conn_rate);
   bound->set_value(res->second);
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    if (st.admitted.erase(msg.source) > 0)
-      st.guard->release();
+  // Stopping (the node's shutdown): the connections end with it.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    close_connections(self, msg.reason);
+    self->quit(msg.reason);
   });
   return {
-    [=](const caf::io::new_connection_msg& msg) {
+    [self](const caf::io::new_connection_msg& msg) {
       auto& st = self->state;
       ++st.accepted;
-      auto verdict = st.guard->admit(ctx->now_ms());
-      auto conn = self->fork(connection_fn, msg.handle, ctx, manager, setup,
-                             verdict);
-      if (verdict == broker::admission::accepted) {
-        self->monitor(conn);
-        st.admitted.insert(conn.address());
-      }
-      ctx->directory->add(conn, "conn:" + std::to_string(conn.id()),
-                          "mqtt_connection");
+      open_connection(self, msg.handle, st.guard->admit(st.ctx->now_ms()));
     },
-    [=](const caf::io::acceptor_closed_msg&) {
-      ctx->log->error("MQTT listener on " + self->state.where + " closed");
+    [self](const caf::io::new_data_msg& msg) { connection_data(self, msg); },
+    [self](const caf::io::data_transferred_msg& msg) {
+      connection_written(self, msg);
+    },
+    [self](const caf::io::connection_closed_msg& msg) {
+      connection_gone(self, msg.handle);
+    },
+    [self](conn_mail_atom, caf::io::connection_handle hdl, caf::actor_id id,
+           caf::message& msg) { connection_message(self, hdl, id, msg); },
+    [self](const caf::io::acceptor_closed_msg&) {
+      self->state.ctx->log->error("MQTT listener on " + self->state.where
+                                  + " closed");
+      close_connections(self, caf::exit_reason::unknown);
       self->quit();
     },
-    [=](close_all_atom, const std::vector<caf::actor>& conns) {
-      if (!from_own_system(self))
-        return;
-      for (auto& c : conns)
-        self->send_exit(c, caf::exit_reason::user_shutdown);
-      self->quit(caf::exit_reason::user_shutdown);
-    },
-    [=](inspect_atom) {
-      return inspect_reply(self, *ctx->peers, [&] {
+    [self](inspect_atom) {
+      return inspect_reply(self, *self->state.ctx->peers, [&] {
         auto& st = self->state;
-        return setup->name + " " + st.where + ", accepted "
-               + std::to_string(st.accepted) + ", " + st.guard->summary();
+        return st.setup->name + " " + st.where + ", accepted "
+               + std::to_string(st.accepted) + ", "
+               + std::to_string(st.conns.size()) + " open, "
+               + st.guard->summary();
       });
     },
   };

@@ -47,8 +47,10 @@ std::unique_ptr<broker::channel> make_channel(session_actor* self,
     return v;
   };
   // The settings in force now: online changes reach every new connection.
-  return std::make_unique<broker::channel>(self->state.ctx->live.get()->channel,
-                                           std::move(hooks));
+  auto live = self->state.ctx->live.get();
+  return std::make_unique<broker::channel>(
+    std::shared_ptr<const broker::channel_config>(live, &live->channel),
+    std::move(hooks));
 }
 
 void send_packet(session_actor* self, const broker::send_packet& s,

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -155,7 +156,9 @@ std::string_view to_string(channel_state state) noexcept;
 
 class channel {
 public:
-  /// Precondition: `hooks.random` is set.
+  /// Precondition: `hooks.random` is set. Channels of one listener share
+  /// their settings (a snapshot: a change reaches new channels only).
+  channel(std::shared_ptr<const channel_config> config, channel_hooks hooks);
   channel(channel_config config, channel_hooks hooks);
 
   // -- inputs ----------------------------------------------------------------
@@ -263,11 +266,11 @@ public:
 
   /// Whether a Will would be (or is about to be) published.
   bool has_will() const noexcept {
-    return will_.has_value();
+    return will_ != nullptr;
   }
 
   const channel_config& config() const noexcept {
-    return config_;
+    return *config_;
   }
 
 private:
@@ -339,7 +342,7 @@ private:
   void on_await_rel_timer(std::int64_t now, effect_list& out);
   std::optional<std::string> reason_string(std::string_view why) const;
 
-  channel_config config_;
+  std::shared_ptr<const channel_config> config_;
   channel_hooks hooks_;
   channel_state state_ = channel_state::idle;
   /// Whether the client's connection is still open (it may close while
@@ -357,7 +360,8 @@ private:
   bool connect_expiry_zero_ = true;     ///< CONNECT asked for 0 (§3.14.2.2.2)
   std::uint32_t requested_expiry_ = 0;  ///< as the client asked
   std::uint16_t keepalive_s_ = 0;       ///< in force
-  std::optional<will_message> will_;
+  /// On the heap: most clients have none, and a will_message is 0.5 KB.
+  std::unique_ptr<will_message> will_;
   std::uint16_t client_receive_maximum_ = 65535;
   std::optional<std::uint32_t> client_max_packet_size_;
   std::uint16_t client_topic_alias_max_ = 0;

@@ -168,12 +168,6 @@ using remote_publish_atom = caf::atom_constant<caf::atom("m_remote")>;
 /// (m_attach, actor router, actor outbox) to the inbox; (m_attach, actor
 /// outbox, actor inbox) to the router.
 using attach_atom = caf::atom_constant<caf::atom("m_attach")>;
-/// (m_closeall, vector<actor> connections) the node, stopping -> a
-/// listener: it stops these connections (brokers in the I/O thread, as the
-/// listener is) and then itself. One message instead of one exit per
-/// connection through the I/O thread's wake-up pipe: with 15,000 clients
-/// those took more than the 10 s shutdown timeout.
-using close_all_atom = caf::atom_constant<caf::atom("m_closeall")>;
 /// (m_peers, vector<member_wire>) node agent -> outbox: running members.
 using data_peers_atom = caf::atom_constant<caf::atom("m_peers")>;
 
