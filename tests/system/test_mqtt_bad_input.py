@@ -85,6 +85,21 @@ class BadInputTest(ClusterTest):
         s = raw_connect(self.port)
         self.assertTrue(wait_closed(s, timeout=5))
 
+    def test_connect_timeout_is_per_socket(self):
+        # One listener timer serves every socket (the oldest deadline first):
+        # a socket opened later still gets its own second, and a client
+        # that sent CONNECT in time is not closed by it.
+        first = raw_connect(self.port)
+        ok = self.connected(4, cid="in-time")
+        self.assertTrue(wait_closed(first, timeout=5))
+        second = raw_connect(self.port)
+        second.settimeout(0.5)
+        with self.assertRaises(socket.timeout):  # not closed at once
+            second.recv(1)
+        self.assertTrue(wait_closed(second, timeout=5))
+        ok.sendall(bytes([0xC0, 0x00]))  # PINGREQ
+        self.assertEqual(read_packet(ok)[0], 0xD0)  # PINGRESP
+
     def test_garbage_does_not_hurt(self):
         for blob in (b"\xff" * 64, b"\x10\xff\xff\xff\xff\xff", b"GET / HTTP/1.1\r\n\r\n"):
             s = raw_connect(self.port)

@@ -20,7 +20,6 @@ namespace starling::actors::mqtt {
 
 namespace {
 
-using connect_timeout_atom = caf::atom_constant<caf::atom("m_ctimeout")>;
 /// (m_rearm, uint32 gen, uint32 attempt): see resume_reading.
 using rearm_atom = caf::atom_constant<caf::atom("m_rearm")>;
 
@@ -420,8 +419,11 @@ void open_connection(listener_broker* self, caf::io::connection_handle hdl,
   st.read_size = small_read;
   self->configure_read(hdl, caf::io::receive_policy::at_most(small_read));
   self->ack_writes(hdl, true);
-  self->delayed_send(ref, std::chrono::milliseconds(limits.connect_timeout_ms),
-                     connect_timeout_atom::value);
+  if (!ls.connect_deadlines)
+    ls.connect_deadlines.emplace(limits.connect_timeout_ms);
+  if (auto wake = ls.connect_deadlines->add({hdl, ref.id()}, ls.ctx->now_ms()))
+    self->delayed_send(self, std::chrono::milliseconds(*wake),
+                       connect_timeout_atom::value);
   ls.ctx->directory->add(ref, "conn:" + std::to_string(ref.id()),
                          "mqtt_connection");
 }
@@ -492,10 +494,6 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
           && st.reads == st.resumed_at)
         resume_reading(self, st, attempt);
     },
-    [&](connect_timeout_atom) {
-      if (own() && !st.session)
-        shut(self, st, "no CONNECT within the connect timeout", true);
-    },
     [&](caf::exit_msg& x) {
       // Linked to an actor that ended, or told to end.
       if (x.reason)
@@ -512,6 +510,21 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
   });
   if (st.closing)
     conns.erase(i);
+}
+
+void connect_timeouts(listener_broker* self) {
+  auto& ls = self->state;
+  if (!ls.connect_deadlines)
+    return;
+  auto [due, next] = ls.connect_deadlines->fire(ls.ctx->now_ms());
+  for (auto& [hdl, id] : due)
+    with_connection(self, hdl, [&, id = id](connection_state& st) {
+      if (st.self.id() == id && !st.session)
+        shut(self, st, "no CONNECT within the connect timeout", true);
+    });
+  if (next)
+    self->delayed_send(self, std::chrono::milliseconds(*next),
+                       connect_timeout_atom::value);
 }
 
 void close_connections(listener_broker* self, const caf::error& reason) {

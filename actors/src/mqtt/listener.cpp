@@ -60,6 +60,10 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
     },
     [self](conn_mail_atom, caf::io::connection_handle hdl, caf::actor_id id,
            caf::message& msg) { connection_message(self, hdl, id, msg); },
+    [self](connect_timeout_atom) {
+      if (self->current_sender() == self->ctrl())
+        connect_timeouts(self);
+    },
     [self](const caf::io::acceptor_closed_msg&) {
       self->state.ctx->log->error("MQTT listener on " + self->state.where
                                   + " closed");

@@ -14,6 +14,7 @@
 
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/broker/codec.hpp"
+#include "starling/broker/deadline_queue.hpp"
 #include "starling/broker/listener_guard.hpp"
 #include "starling/transport/layer.hpp"
 
@@ -116,6 +117,10 @@ struct listener_state {
   uint64_t accepted = 0;
   std::string where;
   std::optional<broker::listener_guard> guard;
+  /// Sockets that must send CONNECT by their deadline, by handle and the
+  /// id of their actor (a socket number is reused once closed).
+  std::optional<broker::deadline_queue<std::pair<caf::io::connection_handle, caf::actor_id>>>
+    connect_deadlines;
   static inline const char* name = "mqtt_listener";
 };
 
@@ -141,6 +146,11 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
 /// The mail of a connection_actor, as its listener gets it:
 /// (m_conn, handle, actor id, message).
 using conn_mail_atom = caf::atom_constant<caf::atom("m_conn")>;
+/// (m_ctimeout): the listener's connect timer.
+using connect_timeout_atom = caf::atom_constant<caf::atom("m_ctimeout")>;
+/// The listener's connect timer fired: sockets that did not send CONNECT
+/// in time are closed.
+void connect_timeouts(listener_broker* self);
 /// Ends every connection (the listener stops).
 void close_connections(listener_broker* self, const caf::error& reason);
 
