@@ -27,9 +27,19 @@ using rearm_atom = caf::atom_constant<caf::atom("m_rearm")>;
 /// accepted it; more is a client that does not wait for CONNACK at all.
 constexpr size_t max_held_packets = 1000;
 
-/// Read buffer of a connection until it first fills one, then the large one.
-constexpr uint32_t small_read = 512;
-constexpr uint32_t large_read = 64 * 1024;
+/// CAF keeps a read buffer of the policy's size per socket. A connection
+/// starts small (an idle fleet client's CONNECT, SUBSCRIBE and PINGREQ fit)
+/// and takes the next size each time a read fills its buffer: a TLS
+/// handshake or a long CONNECT the middle one, a publisher the large one.
+constexpr uint32_t read_sizes[] = {256, 4096, 64 * 1024};
+
+/// The read size after `current`, or `current` when it is the largest.
+uint32_t next_read_size(uint32_t current) {
+  for (auto size : read_sizes)
+    if (size > current)
+      return size;
+  return current;
+}
 
 /// What a connection sends to its session or the client manager comes from
 /// its own address, as any actor's mail would.
@@ -413,11 +423,8 @@ void open_connection(listener_broker* self, caf::io::connection_handle hdl,
   int one = 1;
   ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one,
                sizeof(one));
-  // CAF keeps a read buffer of the policy's size per connection: an idle
-  // fleet connection gets a small one, a connection that fills it (a
-  // publisher) the large one from then on.
-  st.read_size = small_read;
-  self->configure_read(hdl, caf::io::receive_policy::at_most(small_read));
+  st.read_size = read_sizes[0];
+  self->configure_read(hdl, caf::io::receive_policy::at_most(st.read_size));
   self->ack_writes(hdl, true);
   if (!ls.connect_deadlines)
     ls.connect_deadlines.emplace(limits.connect_timeout_ms);
@@ -431,9 +438,11 @@ void open_connection(listener_broker* self, caf::io::connection_handle hdl,
 void connection_data(listener_broker* self, const caf::io::new_data_msg& msg) {
   with_connection(self, msg.handle, [&](connection_state& st) {
     ++st.reads;
-    if (msg.buf.size() >= st.read_size && st.read_size < large_read) {
-      st.read_size = large_read;
-      self->configure_read(st.hdl, caf::io::receive_policy::at_most(large_read));
+    if (msg.buf.size() >= st.read_size) {
+      if (auto next = next_read_size(st.read_size); next != st.read_size) {
+        st.read_size = next;
+        self->configure_read(st.hdl, caf::io::receive_policy::at_most(next));
+      }
     }
     if (!st.closing && !st.failed)
       on_data(self, st, msg.buf);
