@@ -240,30 +240,17 @@ namespace {
 
 using namespace session_detail;
 
-caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
-                         broker::connect first, caf::actor conn,
-                         client_origin origin, caf::actor holder,
-                         bool moved) {
-  auto& st = self->state;
-  st.ctx = ctx;
-  st.client_id = first.client_id;
-  st.created_at_ms = ctx->node->now_ms();
-  bump(ctx->stats.sessions);
-  self->attach_functor([ctx] { drop(ctx->stats.sessions); });
-  ctx->node->directory->add(caf::actor_cast<caf::actor>(self),
-                            "session:" + st.client_id, "mqtt_session");
-  if (moved) {
-    host_moved(self, holder);
-  } else {
-    st.holder = std::move(holder);
-    new_connection(self, first, conn, origin);
-  }
-  return {
-    [self](connect_atom, const broker::connect& c, const caf::actor& conn,
-           const client_origin& origin) {
+/// The handlers every session shares (per_client_actor): each finds its
+/// session with current().
+caf::behavior shared_behavior() {
+  static const caf::behavior shared{
+    [](connect_atom, const broker::connect& c, const caf::actor& conn,
+       const client_origin& origin) {
+      auto self = session_actor::current();
       new_connection(self, c, conn, origin);
     },
-    [self](packet_atom, const broker::packet& pkt) {
+    [](packet_atom, const broker::packet& pkt) {
+      auto self = session_actor::current();
       from_connection(self, [&](broker::channel& ch) {
         return ch.handle_packet(pkt, now(self));
       });
@@ -275,19 +262,22 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         st.uncredited = 0;
       }
     },
-    [self](activity_atom) {
+    [](activity_atom) {
+      auto self = session_actor::current();
       from_connection(self, [&](broker::channel& ch) {
         ch.activity(now(self));
         return broker::effect_list{};
       });
     },
-    [self](decode_error_atom, const broker::codec_error& err,
-           const std::optional<broker::protocol_version>& version) {
+    [](decode_error_atom, const broker::codec_error& err,
+       const std::optional<broker::protocol_version>& version) {
+      auto self = session_actor::current();
       from_connection(self, [&](broker::channel& ch) {
         return ch.handle_decode_error(err, version, now(self));
       });
     },
-    [self](closed_atom, const std::string&) {
+    [](closed_atom, const std::string&) {
+      auto self = session_actor::current();
       auto& st = self->state;
       if (self->current_sender()
           != caf::actor_cast<caf::strong_actor_ptr>(st.current.conn))
@@ -297,8 +287,9 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       if (st.current.chan)
         run(self, st.current.chan->connection_lost(now(self)), nullptr);
     },
-    [self](deliver_atom, const broker::message& msg,
-           const std::vector<std::string>& keys) {
+    [](deliver_atom, const broker::message& msg,
+       const std::vector<std::string>& keys) {
+      auto self = session_actor::current();
       auto& st = self->state;
       if (st.moved_to) {
         if (st.move.pass_on(msg.id) == broker::session_move::verdict::deliver)
@@ -310,7 +301,8 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         return;
       run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
     },
-    [self](handover_end_atom) {
+    [](handover_end_atom) {
+      auto self = session_actor::current();
       // The old node's session has passed on everything routed to it.
       auto& st = self->state;
       if (st.previous && self->current_sender()
@@ -321,8 +313,9 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         old_done(self, st.move.old_done());
       }
     },
-    [self](peer_deliver_atom, message_wire& w,
-           const std::vector<std::string>& keys) {
+    [](peer_deliver_atom, message_wire& w,
+       const std::vector<std::string>& keys) {
+      auto self = session_actor::current();
       // Routed to this client's old node while the session moved here.
       auto& st = self->state;
       if (!st.ctx->node->peers->allowed(self->current_sender()))
@@ -341,7 +334,8 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       run(self, st.current.chan->deliver(*msg, keys, now(self)),
           st.current.conn);
     },
-    [self](superseded_atom, const std::string& node, int64_t decided_at_ms) {
+    [](superseded_atom, const std::string& node, int64_t decided_at_ms) {
+      auto self = session_actor::current();
       // Another node opened a session for this client id at the same time
       // and the registry kept its entry: give way as to a takeover.
       auto& st = self->state;
@@ -354,25 +348,29 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
       let_go(self);
       end(self, "superseded by a session on " + node, true);
     },
-    [self](takeover_atom, bool clean_start) -> takeover_result {
+    [](takeover_atom, bool clean_start) -> takeover_result {
+      auto self = session_actor::current();
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
         return not_authenticated();
       return hand_over(self, clean_start);
     },
-    [self](takeover_atom, const std::string&, bool clean_start) -> takeover_result {
+    [](takeover_atom, const std::string&, bool clean_start) -> takeover_result {
+      auto self = session_actor::current();
       // From this client's session on the node it left less than the grace
       // period ago, which takes it back (come_back).
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
         return not_authenticated();
       return hand_over(self, clean_start);
     },
-    [self](retained_atom, const broker::message& msg, const std::string& key) {
+    [](retained_atom, const broker::message& msg, const std::string& key) {
+      auto self = session_actor::current();
       auto& st = self->state;
       if (st.current.chan && !st.ending)
         run(self, st.current.chan->deliver_retained(msg, key, now(self)),
             st.current.conn);
     },
-    [self](timer_atom, uint8_t kind, uint64_t gen) {
+    [](timer_atom, uint8_t kind, uint64_t gen) {
+      auto self = session_actor::current();
       auto& st = self->state;
       if (self->current_sender() != self->ctrl())
         return;
@@ -398,17 +396,20 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
                                         now(self)),
           st.current.conn);
     },
-    [self](client_atom) -> caf::result<std::string> {
+    [](client_atom) -> caf::result<std::string> {
+      auto self = session_actor::current();
       if (!self->state.ctx->node->peers->allowed(self->current_sender()))
         return not_authenticated();
       return describe(self);
     },
-    [self](client_json_atom) -> caf::result<std::string> {
+    [](client_json_atom) -> caf::result<std::string> {
+      auto self = session_actor::current();
       if (!from_own_system(self))
         return local_only();
       return client_json(self).dump();
     },
-    [self](kick_atom) -> bool {
+    [](kick_atom) -> bool {
+      auto self = session_actor::current();
       // An operator kicks the client: DISCONNECT 0x98 (MQTT 5), the
       // session discarded, as EMQX's kickout.
       auto& st = self->state;
@@ -423,7 +424,8 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
         end(self, "kicked by an operator");
       return true;
     },
-    [self](evict_conns_atom, const std::string& server_reference) {
+    [](evict_conns_atom, const std::string& server_reference) {
+      auto self = session_actor::current();
       // Rebalance or evacuation: the client goes elsewhere (MQTT 5:
       // DISCONNECT 0x9C with the Server Reference; 3.x: closed); the
       // session stays for it to take over from its new node.
@@ -436,11 +438,34 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
                                 now(self), server_reference),
           st.current.conn);
     },
-    [self](inspect_atom) {
+    [](inspect_atom) {
+      auto self = session_actor::current();
       return inspect_reply(self, *self->state.ctx->node->peers,
                            [&] { return describe(self); });
     },
   };
+  return shared;
+}
+
+caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
+                         broker::connect first, caf::actor conn,
+                         client_origin origin, caf::actor holder,
+                         bool moved) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.client_id = first.client_id;
+  st.created_at_ms = ctx->node->now_ms();
+  bump(ctx->stats.sessions);
+  self->attach_functor([ctx] { drop(ctx->stats.sessions); });
+  ctx->node->directory->add(caf::actor_cast<caf::actor>(self),
+                            "session:" + st.client_id, "mqtt_session");
+  if (moved) {
+    host_moved(self, holder);
+  } else {
+    st.holder = std::move(holder);
+    new_connection(self, first, conn, origin);
+  }
+  return shared_behavior();
 }
 
 } // namespace

@@ -14,6 +14,7 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/mqtt/context.hpp"
+#include "starling/actors/per_client_actor.hpp"
 #include "starling/broker/channel.hpp"
 #include "starling/broker/session_move.hpp"
 
@@ -82,7 +83,7 @@ constexpr auto handover_grace = std::chrono::seconds(1);
 /// timer_atom kinds of this actor's own (the channel's are below 4).
 constexpr uint8_t handover_done = 254, dedup_done = 255;
 
-using session_actor = caf::stateful_actor<session_state>;
+using session_actor = per_client_actor<session_state>;
 
 int64_t now(session_actor* self);
 void set_connected(session_actor* self, bool connected);
