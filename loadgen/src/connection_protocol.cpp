@@ -162,6 +162,7 @@ void connection::on_publish(const broker::publish& p) {
   if (p.payload.size() >= stamp::size
       && (st = stamp::read(p.payload.data())).plausible(now)) {
     auto latency = now > st.sent_ns ? now - st.sent_ns : 0;
+    s.first_stamp_ns = engine_stats::earliest(s.first_stamp_ns, st.sent_ns);
     ctx_.latency_interval.record(latency); // into `latency` at each report
     auto d = tracker_.record(st.source(), st.seq);
     s.lost += d.lost;

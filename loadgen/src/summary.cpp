@@ -38,7 +38,13 @@ double summary::send_rate() const noexcept {
 }
 
 double summary::receive_rate() const noexcept {
-  return rate(totals.received, totals.first_receive_ns, totals.last_receive_ns);
+  // From the first message's publication, when it is stamped: a broker that
+  // holds messages back and delivers them in one burst at the end gets the
+  // rate of the whole delivery, not of the burst.
+  return rate(totals.received,
+              engine_stats::earliest(totals.first_receive_ns,
+                                     totals.first_stamp_ns),
+              totals.last_receive_ns);
 }
 
 summary make_summary(const options& o, const engine_stats& totals,

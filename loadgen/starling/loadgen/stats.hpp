@@ -30,6 +30,8 @@ struct engine_stats {
   std::uint64_t last_send_ns = 0;
   std::uint64_t first_receive_ns = 0;
   std::uint64_t last_receive_ns = 0;
+  /// The earliest publication time stamped in a message received.
+  std::uint64_t first_stamp_ns = 0;
 
   /// Adds `o` in: counters sum, first times take the earliest, last times
   /// the latest.
@@ -56,9 +58,9 @@ struct engine_stats {
     last_send_ns = std::max(last_send_ns, o.last_send_ns);
     first_receive_ns = earliest(first_receive_ns, o.first_receive_ns);
     last_receive_ns = std::max(last_receive_ns, o.last_receive_ns);
+    first_stamp_ns = earliest(first_stamp_ns, o.first_stamp_ns);
   }
 
-private:
   static std::uint64_t earliest(std::uint64_t a, std::uint64_t b) noexcept {
     return a == 0 ? b : b == 0 ? a : std::min(a, b);
   }

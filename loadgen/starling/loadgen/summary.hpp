@@ -35,8 +35,10 @@ struct summary {
   /// From the first connection attempt until every client was ready; 0 if
   /// not every client got there.
   double connect_s() const noexcept;
-  /// Messages per second between the first and the last one sent/received.
+  /// Messages per second between the first and the last one sent.
   double send_rate() const noexcept;
+  /// Messages per second from the earliest publication stamped in one
+  /// received (else the first receipt) to the last receipt.
   double receive_rate() const noexcept;
 };
 
