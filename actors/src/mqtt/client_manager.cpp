@@ -3,7 +3,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <unordered_map>
 
 #include <caf/all.hpp>
@@ -20,6 +19,7 @@
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire.hpp"
+#include "starling/broker/offline_sessions.hpp"
 #include "starling/broker/session_registry.hpp"
 #include "starling/runtime/shell_text.hpp"
 
@@ -55,19 +55,12 @@ struct manager_state {
   caf::actor cm_shard; ///< this node's actor of the registry's shard
   caf::actor db;       ///< the db manager: registry writes
   uint64_t taken_over = 0, handed_over = 0;
-  // -- moving clients off this node (rebalance, evacuation) --
-  /// Client ids whose session is here without a connection.
-  std::set<std::string> offline;
-  /// Disconnected sessions asked to move to another node -> when. Not
-  /// counted while they go; back to `offline` if still here after
-  /// `leave_timeout` (the other node did not take them).
-  std::map<std::string, int64_t> leaving;
+  /// Sessions here without a connection, and those sent to another node
+  /// (rebalance, evacuation).
+  broker::offline_sessions away;
   uint64_t evicted = 0, sent_away = 0, moved_here = 0;
   static inline const char* name = "mqtt_client_manager";
 };
-
-/// How long a session asked to move may take before it counts as here.
-constexpr int64_t leave_timeout_ms = 15'000;
 
 using manager_actor = caf::stateful_actor<manager_state>;
 
@@ -111,58 +104,56 @@ caf::actor holder_elsewhere(manager_actor* self, const std::string& id) {
   return a == st.agents.end() ? nullptr : a->second;
 }
 
-std::vector<caf::actor>
-sessions_of(const std::vector<std::pair<std::string, caf::actor>>& entries) {
-  std::vector<caf::actor> out;
-  for (auto& e : entries)
-    out.push_back(e.second);
-  return out;
+/// Asks every session `atom` (one string each, within 1 s; a session that
+/// does not answer keeps `unanswered(id)`) and answers `finish(rows)` with
+/// each client id and its text.
+template <class Atom, class Unanswered, class Finish>
+caf::result<std::string> ask_sessions(manager_actor* self, Atom atom,
+                                      Unanswered unanswered, Finish finish) {
+  using rows = std::vector<std::pair<std::string, std::string>>;
+  auto answers = std::make_shared<rows>();
+  std::vector<caf::actor> sessions;
+  for (auto& [id, session] : self->state.clients) {
+    answers->emplace_back(id, unanswered(id));
+    sessions.push_back(session);
+  }
+  auto rp = self->make_response_promise<std::string>();
+  gather<std::string>(
+    self, sessions, std::chrono::seconds(1),
+    [=](size_t i, const std::string& text) { (*answers)[i].second = text; },
+    [](size_t, caf::error&) {},
+    [=]() mutable { rp.deliver(finish(*answers)); }, atom);
+  return rp;
 }
 
-/// clients(): every session's one-line state, each asked with a 1 s bound.
+/// clients(): every session's one-line state.
 caf::result<std::string> list_clients(manager_actor* self) {
-  auto entries = std::vector<std::pair<std::string, caf::actor>>(
-    self->state.clients.begin(), self->state.clients.end());
-  auto rp = self->make_response_promise<std::string>();
-  auto lines = std::make_shared<std::vector<std::string>>(
-    entries.size(), "(no answer within 1 s)");
-  gather<std::string>(
-    self, sessions_of(entries), std::chrono::seconds(1),
-    [=](size_t i, const std::string& text) { (*lines)[i] = text; },
-    [](size_t, caf::error&) {},
-    [=]() mutable {
+  return ask_sessions(
+    self, client_atom::value,
+    [](const std::string&) { return std::string("(no answer within 1 s)"); },
+    [](const std::vector<std::pair<std::string, std::string>>& answers) {
       std::vector<std::vector<std::string>> rows;
-      for (size_t i = 0; i < entries.size(); ++i)
-        rows.push_back({entries[i].first, (*lines)[i]});
-      rp.deliver(runtime::format_table({"CLIENT", "STATE"}, rows)
-                 + std::to_string(entries.size()) + " clients");
-    },
-    client_atom::value);
-  return rp;
+      for (auto& [id, text] : answers)
+        rows.push_back({id, text});
+      return runtime::format_table({"CLIENT", "STATE"}, rows)
+             + std::to_string(answers.size()) + " clients";
+    });
 }
 
-/// The management API's client list: every session's JSON, each asked
-/// with a 1 s bound (a busy session is listed with what is known).
+/// The management API's client list: every session's JSON (one that does
+/// not answer is listed with what is known).
 caf::result<std::string> clients_json(manager_actor* self) {
-  auto entries = std::vector<std::pair<std::string, caf::actor>>(
-    self->state.clients.begin(), self->state.clients.end());
-  auto rp = self->make_response_promise<std::string>();
-  auto items = std::make_shared<std::vector<std::string>>();
-  for (auto& [id, session] : entries)
-    items->push_back(
-      nlohmann::json{{"clientid", id}, {"conn_state", "unknown"}}.dump());
-  gather<std::string>(
-    self, sessions_of(entries), std::chrono::seconds(1),
-    [=](size_t i, const std::string& text) { (*items)[i] = text; },
-    [](size_t, caf::error&) {},
-    [=]() mutable {
-      std::string out = "[";
-      for (size_t i = 0; i < items->size(); ++i)
-        out += (i ? "," : "") + (*items)[i];
-      rp.deliver(out + "]");
+  return ask_sessions(
+    self, client_json_atom::value,
+    [](const std::string& id) {
+      return nlohmann::json{{"clientid", id}, {"conn_state", "unknown"}}.dump();
     },
-    client_json_atom::value);
-  return rp;
+    [](const std::vector<std::pair<std::string, std::string>>& answers) {
+      std::string out = "[";
+      for (size_t i = 0; i < answers.size(); ++i)
+        out += (i ? "," : "") + answers[i].second;
+      return out + "]";
+    });
 }
 
 /// Adds a session, unless `id` already has one.
@@ -177,27 +168,13 @@ void erase_client(manager_state& st,
   st.clients.erase(i);
 }
 
-/// Forgets what the eviction agent knew of `id` (its session went).
-void forget(manager_state& st, const std::string& id) {
-  st.offline.erase(id);
-  st.leaving.erase(id);
-}
-
 /// Sessions that were asked to move and are still here count again.
 void expire_leaving(manager_actor* self) {
   auto& st = self->state;
-  auto now = st.ctx->node->now_ms();
-  for (auto i = st.leaving.begin(); i != st.leaving.end();) {
-    if (now - i->second < leave_timeout_ms) {
-      ++i;
-      continue;
-    }
-    st.ctx->node->log->warning("session " + i->first
+  for (auto& id : st.away.expire(st.ctx->node->now_ms()))
+    st.ctx->node->log->warning("session " + id
                                + " was not taken by the node it was sent to; "
                                  "it stays here");
-    st.offline.insert(i->first);
-    i = st.leaving.erase(i);
-  }
 }
 
 /// Moves up to `count` disconnected sessions to `nodes`, round robin: each
@@ -214,12 +191,9 @@ void send_sessions_away(manager_actor* self, uint64_t count,
                                "for is running");
     return;
   }
-  size_t next = 0;
-  for (auto i = st.offline.begin(); i != st.offline.end() && count > 0; --count) {
-    self->send(to[next++ % to.size()], adopt_atom::value, *i);
-    st.leaving.emplace(*i, st.ctx->node->now_ms());
+  for (auto& [id, i] : st.away.send_away(count, to.size(), st.ctx->node->now_ms())) {
+    self->send(to[i], adopt_atom::value, id);
     ++st.sent_away;
-    i = st.offline.erase(i);
   }
 }
 
@@ -268,7 +242,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
     auto fx = st.registry->released(i->first);
     if (msg.reason != caf::exit_reason::user_shutdown)
       carry(self, fx);
-    forget(st, i->first);
+    st.away.forget(i->first);
     erase_client(st, i);
   });
   self->set_exit_handler([self](caf::exit_msg& msg) {
@@ -304,16 +278,15 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       if (!sender || sender.node() != self->node())
         return;
       add_client(self->state, id, sender);
-      forget(self->state, id); // connected (or moved here, then offline)
+      self->state.away.forget(id); // connected (or moved here, then offline)
       carry(self, self->state.registry->registered(id));
     },
     [self](offline_atom, const std::string& id) {
       auto& st = self->state;
       auto i = st.clients.find(id);
       if (i != st.clients.end() && self->current_sender()
-          && i->second.address() == self->current_sender()->address()
-          && !st.leaving.count(id))
-        st.offline.insert(id);
+          && i->second.address() == self->current_sender()->address())
+        st.away.disconnected(id);
     },
     [self](load_atom) -> caf::result<uint64_t, uint64_t> {
       // This node's balancer, or a rebalance coordinator's (delegated).
@@ -321,16 +294,16 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
         return not_authenticated();
       auto& st = self->state;
       expire_leaving(self);
-      uint64_t away = st.offline.size() + st.leaving.size();
+      uint64_t away = st.away.offline() + st.away.leaving();
       uint64_t connected = st.clients.size() > away ? st.clients.size() - away : 0;
-      return {connected, static_cast<uint64_t>(st.offline.size())};
+      return {connected, static_cast<uint64_t>(st.away.offline())};
     },
     [self](evict_conns_atom, uint64_t count, const std::string& server_reference) {
       auto& st = self->state;
       if (!from_own_system(self))
         return;
       for (auto i = st.clients.begin(); i != st.clients.end() && count > 0; ++i)
-        if (!st.offline.count(i->first) && !st.leaving.count(i->first)) {
+        if (!st.away.away(i->first)) {
           self->send(i->second, evict_conns_atom::value, server_reference);
           ++st.evicted;
           --count;
@@ -363,7 +336,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
           && self->current_sender()
           && i->second.address() == self->current_sender()->address()) {
         erase_client(st, i);
-        forget(st, id);
+        st.away.forget(id);
         if (moved)
           ++st.handed_over;
         carry(self, st.registry->released(id));
@@ -504,7 +477,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
                + " erased while held here and written again, "
                + std::to_string(st.registry->stats().stale_erased)
                + " naming this node for no session here erased; "
-               + std::to_string(st.offline.size()) + " disconnected, "
+               + std::to_string(st.away.offline()) + " disconnected, "
                + std::to_string(st.evicted) + " clients evicted, "
                + std::to_string(st.sent_away) + " sessions sent to / "
                + std::to_string(st.moved_here) + " received from other nodes";
