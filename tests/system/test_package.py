@@ -85,7 +85,7 @@ class PackageTest(unittest.TestCase):
         depends = self.field("Depends")
         for dep in ("adduser", "libc6", "libstdc++6", "libcaf-core0.17", "libcaf-io0.17",
                     "libssl3", "libsqlite3-0", "libboost-program-options1.74.0",
-                    "libedit2", "libcpp-httplib0.11"):
+                    "libedit2", "libcpp-httplib0.11", "libjemalloc2"):
             self.assertRegex(depends, rf"(^|, ){re.escape(dep)}( \(|,|$)", depends)
         control = tempfile.mkdtemp(prefix="control-", dir=self.tmp)
         self.assertEqual(run(["dpkg-deb", "-e", self.deb, control]).returncode, 0)
