@@ -91,7 +91,7 @@ void configure_dist_tls(caf::actor_system_config& cfg,
 }
 
 caf::expected<uint16_t> publish_gatekeeper(caf::actor_system& sys,
-                                           const caf::actor& gatekeeper,
+                                           const gatekeeper_actor& gatekeeper,
                                            uint16_t port) {
   if (sys.has_openssl_manager())
     return caf::openssl::publish(gatekeeper, port, nullptr, true);
@@ -105,7 +105,7 @@ namespace {
 caf::error dial(caf::blocking_actor& self, const std::string& host, uint16_t port,
                 std::chrono::milliseconds timeout,
                 std::chrono::steady_clock::time_point give_up_at,
-                caf::actor& gatekeeper) {
+                gatekeeper_actor& gatekeeper) {
   auto where = host + ":" + std::to_string(port);
   caf::error err;
   // The transport step is retried: a peer that was just declared dead (a
@@ -139,7 +139,7 @@ caf::error dial(caf::blocking_actor& self, const std::string& host, uint16_t por
       .request(mm, timeout, caf::connect_atom::value, host, port)
       .receive(
         [&](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
-          gatekeeper = caf::actor_cast<caf::actor>(ptr);
+          gatekeeper = caf::actor_cast<gatekeeper_actor>(ptr);
         },
         [&](caf::error& e) { raw = std::move(e); });
     err = raw ? fail("cannot reach " + where + ": " + describe(raw))
@@ -159,7 +159,7 @@ caf::error dial(caf::blocking_actor& self, const std::string& host, uint16_t por
 /// Closes our BASP connection to the node of `proxy` and waits (at most a
 /// second) until the proxy is gone: the middleman answers a connect to the
 /// same host:port from its cache while the proxy lives.
-void drop_connection(caf::blocking_actor& self, const caf::actor& proxy) {
+void drop_connection(caf::blocking_actor& self, const gatekeeper_actor& proxy) {
   self.monitor(proxy);
   disconnect_node(self.system(), proxy.node());
   bool gone = false;
@@ -177,7 +177,7 @@ dist_connect(caf::blocking_actor& self, const std::string& host, uint16_t port,
              std::chrono::milliseconds patience) {
   auto where = host + ":" + std::to_string(port);
   auto give_up_at = std::chrono::steady_clock::now() + patience;
-  caf::actor gatekeeper;
+  gatekeeper_actor gatekeeper;
   auto err = dial(self, host, port, timeout, give_up_at, gatekeeper);
   if (err)
     return err;

@@ -28,7 +28,7 @@ struct gatekeeper_state {
   static inline const char* name = "gatekeeper";
 };
 
-using gatekeeper_actor = caf::stateful_actor<gatekeeper_state>;
+using gatekeeper_ptr = gatekeeper_actor::stateful_pointer<gatekeeper_state>;
 
 std::string peer_key(const caf::strong_actor_ptr& sender) {
   return caf::to_string(sender->node()) + "/" + std::to_string(sender->id());
@@ -39,7 +39,7 @@ std::string peer_key(const caf::strong_actor_ptr& sender) {
 /// The answer waits for the address: a refused peer (a ctl) exits at once,
 /// and once its connection is gone the middleman no longer knows it.
 template <class... Ts>
-caf::result<Ts...> refuse(gatekeeper_actor* self, const caf::node_id& nid,
+caf::result<Ts...> refuse(gatekeeper_ptr self, const caf::node_id& nid,
                           const std::string& claimed, const std::string& reason) {
   auto& st = self->state;
   ++st.refused;
@@ -70,8 +70,8 @@ caf::result<Ts...> refuse(gatekeeper_actor* self, const caf::node_id& nid,
   return rp;
 }
 
-caf::behavior gatekeeper(gatekeeper_actor* self, node_context* ctx,
-                         caf::actor agent) {
+gatekeeper_actor::behavior_type gatekeeper(gatekeeper_ptr self,
+                                           node_context* ctx, caf::actor agent) {
   auto& st = self->state;
   st.ctx = ctx;
   st.agent = std::move(agent);
@@ -143,12 +143,13 @@ caf::behavior gatekeeper(gatekeeper_actor* self, node_context* ctx,
 
 } // namespace
 
-caf::actor spawn_gatekeeper(node_context& ctx, const caf::actor& agent) {
+gatekeeper_actor spawn_gatekeeper(node_context& ctx, const caf::actor& agent) {
   // On its own thread, as Erlang runs net_kernel at high priority: a node
   // whose scheduler is saturated (a bootstrap, a load test) still answers
   // a handshake at once, so ctl and peers are not refused for being slow.
   auto gk = ctx.sys->spawn<caf::detached>(gatekeeper, &ctx, agent);
-  ctx.directory->add(gk, "gatekeeper", "gatekeeper");
+  ctx.directory->add(caf::actor_cast<caf::actor>(gk), "gatekeeper",
+                     "gatekeeper");
   return gk;
 }
 

@@ -100,7 +100,10 @@ int main(int argc, char** argv) {
   cfg.set("middleman.app-identifiers", std::vector<std::string>{"starling"});
   cfg.set("logger.console", caf::atom("none"));
   caf::actor_system sys{cfg};
-  auto gk = sys.middleman().remote_actor(host, port);
+  // The gatekeeper publishes a typed interface (gatekeeper_actor); a
+  // hostile peer asks for it, then sends it anything through an untyped
+  // handle.
+  auto gk = sys.middleman().remote_actor<gatekeeper_actor>(host, port);
   if (!gk) {
     std::cerr << "cannot connect: " << sys.render(gk.error()) << "\n";
     return 2;
@@ -128,7 +131,7 @@ int main(int argc, char** argv) {
       targets.emplace_back(aid, caf::actor_cast<caf::actor>(ptr));
   auto done = std::make_shared<std::promise<void>>();
   auto finished = done->get_future();
-  auto gatekeeper = *gk;
+  auto gatekeeper = caf::actor_cast<caf::actor>(*gk);
   sys.spawn([=](caf::event_based_actor* self) {
     prober p{self, t, std::make_shared<size_t>(1), done};
     // 2. The gatekeeper, out of order and with agent requests.

@@ -329,7 +329,8 @@ struct data_plane::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::optional<peer_registry> peers;
-  caf::actor inbox, outbox, gatekeeper;
+  caf::actor inbox, outbox;
+  gatekeeper_actor gatekeeper;
   caf::node_id main;
   caf::actor_system* main_sys = nullptr;
   uint16_t port = 0;
@@ -404,11 +405,15 @@ data_plane::~data_plane() {
 
 void data_plane::stop() {
   auto& p = *impl_;
-  for (auto* a : {&p.inbox, &p.outbox, &p.gatekeeper})
+  for (auto* a : {&p.inbox, &p.outbox})
     if (*a) {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
       *a = nullptr;
     }
+  if (p.gatekeeper) {
+    caf::anon_send_exit(p.gatekeeper, caf::exit_reason::user_shutdown);
+    p.gatekeeper = nullptr;
+  }
 }
 
 const caf::actor& data_plane::outbox() const {

@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 #include <caf/node_id.hpp>
 
+#include "starling/actors/wire.hpp"
 #include "starling/runtime/cookie_auth.hpp"
 #include "starling/runtime/node_config.hpp"
 
@@ -28,7 +29,7 @@ void configure_dist_tls(caf::actor_system_config& cfg,
 /// Publishes `gatekeeper` on `port` (all interfaces, reuse_addr): over TLS
 /// when the system has the openssl module (configure_dist_tls).
 caf::expected<uint16_t> publish_gatekeeper(caf::actor_system& sys,
-                                           const caf::actor& gatekeeper,
+                                           const gatekeeper_actor& gatekeeper,
                                            uint16_t port);
 
 /// A node we connected to and authenticated with.

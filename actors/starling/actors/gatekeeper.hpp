@@ -2,6 +2,8 @@
 
 #include <caf/actor.hpp>
 
+#include "starling/actors/wire.hpp"
+
 namespace starling::actors {
 
 struct node_context;
@@ -10,6 +12,6 @@ struct node_context;
 /// handshake (runtime/cookie_auth.hpp); only a peer that passes it gets the
 /// node agent's handle and enters the peer registry. A refused peer is
 /// logged with its address and disconnected.
-caf::actor spawn_gatekeeper(node_context& ctx, const caf::actor& agent);
+gatekeeper_actor spawn_gatekeeper(node_context& ctx, const caf::actor& agent);
 
 } // namespace starling::actors

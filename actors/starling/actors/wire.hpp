@@ -12,6 +12,9 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/node_id.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 #include "starling/runtime/cluster/autoheal.hpp"
 #include "starling/runtime/cluster/topology.hpp"
@@ -136,5 +139,19 @@ bool is_refusal(const caf::error& err);
 
 /// The sentence inside `err` (ours), or CAF's error said in plain words.
 std::string describe(const caf::error& err);
+
+// -- typed interfaces -----------------------------------------------------------
+/// The gatekeeper, the one actor a peer reaches before it has proven the
+/// cookie: its whole interface, typed, so that nothing else compiles on
+/// either side (the node's and the data plane's gatekeeper alike). Its own
+/// timer (close_atom: drop a refused peer's connection) and the shell's
+/// inspect are local; a peer that sends them is ignored.
+using gatekeeper_actor = caf::typed_actor<
+  caf::replies_to<hello_atom, uint32_t, std::string, bool>::with<std::string,
+                                                                  std::string>,
+  caf::replies_to<answer_atom, std::string, std::string,
+                  caf::actor>::with<std::string, caf::actor>,
+  caf::reacts_to<caf::close_atom, caf::node_id>,
+  caf::replies_to<inspect_atom>::with<std::string, uint64_t>>;
 
 } // namespace starling::actors
