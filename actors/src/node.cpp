@@ -60,6 +60,11 @@ void configure_distribution(caf::actor_system_config& sys_cfg,
   sys_cfg.set("logger.console", caf::atom("none"));
   if (cfg.text("node.scheduler") == "sharing")
     sys_cfg.set("scheduler.policy", caf::atom("sharing"));
+  // CAF's default lets an actor empty its mailbox before anything else runs
+  // on its thread: the I/O thread then took every connection's writes for
+  // a burst before it wrote any (node.max_throughput in docs/config.md).
+  sys_cfg.set("scheduler.max-throughput",
+              static_cast<size_t>(cfg.number("node.max_throughput")));
   configure_dist_tls(sys_cfg, runtime::dist_tls_of(cfg));
 }
 

@@ -50,6 +50,12 @@ const std::vector<config_key>& config_schema() {
      "CAF scheduler: stealing (work stealing, idle workers poll) or sharing "
      "(one shared queue, idle workers sleep until woken)",
      k::choice, 0, 0, {"stealing", "sharing"}},
+    {"node.max_throughput", "500",
+     "messages an actor handles before the thread it runs on turns to "
+     "other work (CAF's scheduler.max-throughput; Erlang's reductions per "
+     "slice): the I/O thread then writes what the connections were given "
+     "before it handles more",
+     k::unsigned_int, 1, 1000000},
     {"node.cpu_policy", "batch",
      "Linux scheduling policy of the node's threads: batch (SCHED_BATCH: a "
      "thread the node wakes does not preempt the one that woke it, so one "

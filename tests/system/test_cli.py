@@ -123,6 +123,12 @@ class NodeStartupTest(ClusterTest):
         self.start_fails(["-name", "core4@127.0.0.1"], "node.cpu_policy: 'fifo'",
                          {**os.environ, "STARLING_NODE__CPU_POLICY": "fifo"})
 
+    def test_max_throughput_is_checked(self):
+        self.start_fails(["-name", "core4@127.0.0.1"], "node.max_throughput: '0'",
+                         {**os.environ, "STARLING_NODE__MAX_THROUGHPUT": "0"})
+        n = self.node("core1", env={**os.environ, "STARLING_NODE__MAX_THROUGHPUT": "1"})
+        self.assertOk(n.ctl("status"))
+
     def test_sigterm_stops_the_node(self):
         n = self.node("core1")
         n.signal(signal.SIGTERM)
