@@ -20,6 +20,7 @@
 #include "actor_test.hpp"
 
 #include "starling/actors/actor_directory.hpp"
+#include "starling/actors/db/agent.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/manager.hpp"
 #include "starling/actors/db/shard.hpp"
@@ -178,4 +179,56 @@ TEST_CASE("the db manager asks a running peer's database again after it did "
   CHECK(compared);
   c1.db.manager = manager;
   c1.stop(t, {peer_shard, peer_manager, peer_agent});
+}
+
+namespace {
+
+/// What a shard agent sends its subscriber for three commits pushed at
+/// once: the number of transactions in each live batch, before and after
+/// its batch timer fires.
+std::pair<std::vector<size_t>, std::vector<size_t>>
+batches_of_three(bool core_subscriber) {
+  test_system t;
+  test_node c1(t, "c1", 1);
+  c1.db.settings.replicant_batch_ms = 5;
+  recorder subscriber(t);
+  auto gauge = std::make_shared<actors::db::agent_gauge>();
+  gauge->node = "r1@127.0.0.1";
+  gauge->core = core_subscriber;
+  auto agent = actors::db::spawn_agent(c1.db, caf::actor_cast<caf::actor>(t.self),
+                                       "s", 1, subscriber.actor, {}, 0, gauge);
+  // The subscriber says it is ready (its first acknowledgement).
+  t.self->send(subscriber.actor, relay_atom::value, agent,
+               caf::make_message(actors::db::ack_atom::value, uint64_t{1},
+                                 uint64_t{0}));
+  t.sched.run();
+  for (uint64_t seqno = 1; seqno <= 3; ++seqno)
+    t.self->send(agent, actors::db::push_atom::value,
+                 runtime::db::committed{seqno, {"w#" + std::to_string(seqno), "s", {}}});
+  auto sizes = [&] {
+    std::vector<size_t> out;
+    for (auto& m : subscriber.all<actors::db::live_atom, uint64_t,
+                                  std::vector<runtime::db::committed>, uint64_t>())
+      out.push_back(m.get_as<std::vector<runtime::db::committed>>(2).size());
+    return out;
+  };
+  t.sched.run();
+  auto before = sizes();
+  t.sched.trigger_timeouts();
+  t.sched.run();
+  auto after = sizes();
+  c1.stop(t, {agent, subscriber.actor});
+  return {before, after};
+}
+
+} // namespace
+
+TEST_CASE("a shard agent feeds a following core at once and holds a "
+          "replicant's batch for rlog.replicant_batch_ms") {
+  auto [core_now, core_later] = batches_of_three(true);
+  CHECK(core_now == std::vector<size_t>{3});
+  CHECK(core_later == std::vector<size_t>{3});
+  auto [replicant_now, replicant_later] = batches_of_three(false);
+  CHECK(replicant_now.empty()); // waits for the timer
+  CHECK(replicant_later == std::vector<size_t>{3});
 }

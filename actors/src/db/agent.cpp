@@ -71,15 +71,24 @@ caf::behavior agent(agent_actor* self, db_context* db, caf::actor server,
       auto& st = self->state;
       if (self->current_sender() != caf::actor_cast<caf::strong_actor_ptr>(st.server))
         return;
-      // Held until the pushes already in the mailbox are in too: a burst of
-      // commits costs the subscriber's link one message, not one each.
+      // Held until the pushes already in the mailbox are in too (and, for
+      // a replicant, those of the next moment): a burst of commits costs
+      // the subscriber's link one message, not one each.
       if (st.stream->hold(c)) {
         carry(self, st.stream->release()); // past the limit: cut now
         return;
       }
       if (!st.release_due) {
         st.release_due = true;
-        self->send(self, release_atom::value);
+        // A core follows the commit (it is on the write path): at once. A
+        // replicant's copy may lag a moment: what commits meanwhile goes
+        // in the same batch (rlog.replicant_batch_ms).
+        auto linger = st.db->settings.replicant_batch_ms;
+        if (st.gauge->core || linger == 0)
+          self->send(self, release_atom::value);
+        else
+          self->delayed_send(self, std::chrono::milliseconds(linger),
+                             release_atom::value);
       }
     },
     [self](release_atom) {

@@ -13,6 +13,8 @@ std::string open_db(db_context& db, node_context& node) {
   db.settings.batch_size = cfg.number("rlog.bootstrap_batch_size");
   db.settings.agent_queue_limit = cfg.number("rlog.agent_queue_limit");
   db.settings.write_retries = cfg.number("rlog.write_retries");
+  db.settings.replicant_batch_ms
+    = static_cast<uint32_t>(cfg.number("rlog.replicant_batch_ms"));
   if (cfg.role != runtime::node_role::core)
     return ""; // replicants keep nothing on disk: they bootstrap
   auto path = std::filesystem::path(cfg.text("node.data_dir"))
