@@ -21,12 +21,8 @@ void actor_directory::add(const caf::actor& a, std::string name,
   key k{a.id(), ptr};
   {
     std::lock_guard<std::mutex> guard(mtx_);
-    std::string label;
-    for (auto& [system, l] : labels_)
-      if (system == a.node())
-        label = l;
-    entries_[k] = {a.id(), runtime::actor_ref(label, a.id()), std::move(name),
-                   std::move(kind), a};
+    auto interned = &*kinds_.insert(std::move(kind)).first;
+    entries_[k] = {std::move(name), interned, a};
   }
   ptr->attach_functor([this, k] { remove(k); });
 }
@@ -37,23 +33,32 @@ void actor_directory::rename(const caf::abstract_actor* a, std::string name) {
     i->second.name = std::move(name);
 }
 
+actor_directory::entry actor_directory::listed(const stored& s) const {
+  std::string label;
+  for (auto& [system, l] : labels_)
+    if (system == s.handle.node())
+      label = l;
+  return {s.handle.id(), runtime::actor_ref(label, s.handle.id()), s.name,
+          *s.kind, s.handle};
+}
+
 std::vector<actor_directory::entry> actor_directory::list() const {
   std::lock_guard<std::mutex> guard(mtx_);
   std::vector<entry> out;
   out.reserve(entries_.size());
-  for (auto& [k, e] : entries_)
-    out.push_back(e);
+  for (auto& [k, s] : entries_)
+    out.push_back(listed(s));
   return out;
 }
 
 std::optional<actor_directory::entry>
 actor_directory::find(const std::string& id_or_name) const {
   std::lock_guard<std::mutex> guard(mtx_);
-  for (auto& [k, e] : entries_)
-    if (e.name == id_or_name)
-      return e;
-  for (auto& [k, e] : entries_)
-    if (e.ref == id_or_name)
+  for (auto& [k, s] : entries_)
+    if (s.name == id_or_name)
+      return listed(s);
+  for (auto& [k, s] : entries_)
+    if (auto e = listed(s); e.ref == id_or_name)
       return e;
   return std::nullopt;
 }
@@ -64,7 +69,7 @@ void actor_directory::remove(key k) {
 }
 
 void actor_directory::clear() {
-  std::map<key, entry> dropped;
+  std::map<key, stored> dropped;
   {
     std::lock_guard<std::mutex> guard(mtx_);
     dropped.swap(entries_);

@@ -303,8 +303,7 @@ void channel::enter_disconnected(bool with_will, std::int64_t now,
     keepalive_due_ms_.reset();
     out.push_back(cancel_timer{timer_kind::keepalive});
   }
-  inbound_aliases_.clear();
-  outbound_aliases_.clear();
+  aliases_.reset();
   early_packets_.clear();
   if (!with_will)
     will_.reset();

@@ -118,12 +118,12 @@ bool channel::resolve_topic(const publish& p, std::string& topic,
     return false;
   }
   if (!p.topic.empty()) {
-    inbound_aliases_[alias] = p.topic;
+    aliases().inbound[alias] = p.topic;
     topic = p.topic;
     return true;
   }
-  auto it = inbound_aliases_.find(alias);
-  if (it == inbound_aliases_.end()) {
+  auto it = aliases().inbound.find(alias);
+  if (it == aliases_->inbound.end()) {
     protocol_violation(reason_code::protocol_error,
                        "topic alias " + std::to_string(alias)
                          + " is not set on this connection",
@@ -303,13 +303,15 @@ std::optional<publish> channel::render(const delivery& d, std::int64_t now) {
     // Aliases are handed out in order until the client's maximum and kept
     // for the connection: no eviction, so a busy client's first topics keep
     // theirs (as EMQX does).
-    if (auto it = outbound_aliases_.find(p.topic);
-        it != outbound_aliases_.end()) {
-      p.props.topic_alias = it->second;
-      p.topic.clear();
-    } else if (outbound_aliases_.size() < client_topic_alias_max_) {
-      new_alias = static_cast<std::uint16_t>(outbound_aliases_.size() + 1);
-      p.props.topic_alias = new_alias;
+    if (client_topic_alias_max_ > 0) {
+      auto& outbound = aliases().outbound;
+      if (auto it = outbound.find(p.topic); it != outbound.end()) {
+        p.props.topic_alias = it->second;
+        p.topic.clear();
+      } else if (outbound.size() < client_topic_alias_max_) {
+        new_alias = static_cast<std::uint16_t>(outbound.size() + 1);
+        p.props.topic_alias = new_alias;
+      }
     }
   }
   if (!fits(p)) {
@@ -317,7 +319,7 @@ std::optional<publish> channel::render(const delivery& d, std::int64_t now) {
     return std::nullopt;
   }
   if (new_alias)
-    outbound_aliases_.emplace(d.msg.topic, *new_alias);
+    aliases().outbound.emplace(d.msg.topic, *new_alias);
   return p;
 }
 

@@ -33,6 +33,7 @@ void session_move::fetch() {
 std::optional<int64_t> session_move::fetched(bool arrived) {
   if (!arrived) {
     phase_ = phase::settled;
+    open_.reset();
     return std::nullopt;
   }
   phase_ = phase::draining;
@@ -40,8 +41,8 @@ std::optional<int64_t> session_move::fetched(bool arrived) {
 }
 
 void session_move::remember(uint64_t id) {
-  if (id != 0 && seen_.size() < limits_.dedup_capacity)
-    seen_.insert(id);
+  if (id != 0 && open().seen.size() < limits_.dedup_capacity)
+    open_->seen.insert(id);
 }
 
 void session_move::arrived_with(const session& s) {
@@ -61,8 +62,8 @@ void session_move::came_back_with(session& s, int64_t now_ms) {
       continue;
     }
     auto msg = d->msg;
-    held_ids_.insert(msg.id);
-    held_.push_back({std::move(msg), {}, std::move(*d)});
+    open().held_ids.insert(msg.id);
+    open_->held.push_back({std::move(msg), {}, std::move(*d)});
   }
   for (auto& d : without_id)
     s.enqueue(std::move(d));
@@ -74,15 +75,15 @@ void session_move::arrived_with(const std::vector<uint64_t>& seen) {
 }
 
 std::vector<uint64_t> session_move::seen_ids() const {
-  if (phase_ != phase::draining && phase_ != phase::deduping)
+  if ((phase_ != phase::draining && phase_ != phase::deduping) || !open_)
     return {};
-  return {seen_.begin(), seen_.end()};
+  return {open_->seen.begin(), open_->seen.end()};
 }
 
 bool session_move::second_copy(uint64_t id) {
   if (id == 0 || (phase_ != phase::draining && phase_ != phase::deduping))
     return false;
-  if (seen_.count(id)) {
+  if (open().seen.count(id)) {
     ++second_copies_;
     return true;
   }
@@ -94,9 +95,9 @@ session_move::verdict session_move::direct(const message& m,
                                            const std::vector<std::string>& keys) {
   if (second_copy(m.id))
     return verdict::drop;
-  if (phase_ == phase::draining && m.id != 0 && held_.size() < limits_.max_held) {
-    held_.push_back({m, keys, std::nullopt});
-    held_ids_.insert(m.id);
+  if (phase_ == phase::draining && m.id != 0 && held() < limits_.max_held) {
+    open().held.push_back({m, keys, std::nullopt});
+    open_->held_ids.insert(m.id);
     return verdict::hold;
   }
   return verdict::deliver;
@@ -104,7 +105,7 @@ session_move::verdict session_move::direct(const message& m,
 
 session_move::verdict session_move::via_old(uint64_t id) {
   // Held from the direct way too: it goes out now, in the old way's order.
-  if (held_ids_.erase(id) > 0)
+  if (open_ && open_->held_ids.erase(id) > 0)
     return verdict::deliver;
   return pass_on(id);
 }
@@ -112,9 +113,11 @@ session_move::verdict session_move::via_old(uint64_t id) {
 std::vector<session_move::held_message>
 session_move::older_held(const message& m) {
   std::vector<held_message> out;
-  for (auto& h : held_)
+  if (!open_)
+    return out;
+  for (auto& h : open_->held)
     if (h.msg.id < m.id && h.msg.topic == m.topic
-        && h.msg.publisher == m.publisher && held_ids_.erase(h.msg.id) > 0)
+        && h.msg.publisher == m.publisher && open_->held_ids.erase(h.msg.id) > 0)
       out.push_back(h);
   in_publish_order(out);
   return out;
@@ -122,11 +125,13 @@ session_move::older_held(const message& m) {
 
 std::vector<session_move::held_message> session_move::take_held() {
   std::vector<held_message> out;
-  for (auto& h : held_)
-    if (held_ids_.count(h.msg.id))
+  if (!open_)
+    return out;
+  for (auto& h : open_->held)
+    if (open_->held_ids.count(h.msg.id))
       out.push_back(std::move(h));
-  held_.clear();
-  held_ids_.clear();
+  open_->held.clear();
+  open_->held_ids.clear();
   in_publish_order(out);
   return out;
 }
@@ -142,8 +147,9 @@ std::vector<session_move::held_message> session_move::window_closed() {
   if (phase_ != phase::draining && phase_ != phase::deduping)
     return {};
   phase_ = phase::settled;
-  seen_.clear();
-  return take_held();
+  auto out = take_held();
+  open_.reset();
+  return out;
 }
 
 std::vector<session_move::held_message> session_move::release() {

@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,11 +55,19 @@ private:
   /// ambiguous. Ordered by id for listings; O(log n) per change (a node
   /// enters two actors per MQTT client).
   using key = std::pair<caf::actor_id, const void*>;
+  /// What is kept per actor (a node lists two per client): the kind is one
+  /// of a few names, kept once; the ref is made when listed.
+  struct stored {
+    std::string name;
+    const std::string* kind;
+    caf::actor handle;
+  };
   void remove(key k);
+  entry listed(const stored& s) const;
 
   mutable std::mutex mtx_;
-  std::map<key, entry> entries_;
-  /// Few (one per message channel link): scanned.
+  std::map<key, stored> entries_;
+  std::set<std::string> kinds_;
   std::vector<std::pair<caf::node_id, std::string>> labels_;
 };
 

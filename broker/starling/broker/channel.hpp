@@ -367,8 +367,18 @@ private:
   std::uint16_t client_topic_alias_max_ = 0;
 
   // Per connection.
-  std::unordered_map<std::uint16_t, std::string> inbound_aliases_;
-  std::unordered_map<std::string, std::uint16_t> outbound_aliases_;
+  /// Topic aliases (MQTT 5), on the heap once a client uses one: most
+  /// never do, and the two maps are 112 B.
+  struct topic_aliases {
+    std::unordered_map<std::uint16_t, std::string> inbound;
+    std::unordered_map<std::string, std::uint16_t> outbound;
+  };
+  std::unique_ptr<topic_aliases> aliases_;
+  topic_aliases& aliases() {
+    if (!aliases_)
+      aliases_ = std::make_unique<topic_aliases>();
+    return *aliases_;
+  }
   std::vector<packet> early_packets_;
   std::int64_t last_activity_ms_ = 0;
   std::vector<std::uint8_t> scratch_; ///< exact size checks (`fits`)
