@@ -1,61 +1,90 @@
 #include "starling/runtime/db/merge_table.hpp"
 
+#include <algorithm>
+
 #include "starling/runtime/db/shard_store.hpp"
 
 namespace starling::runtime::db {
 
 // Records are indexed twice, by key (for lookups: who subscribes to this
-// filter) and by owner (to drop or replace a node's records at once). Both
-// indexes hold the same (key, owner, value) triples and never keep an empty
-// inner map. The checksum hashes a record as record_hash(key, owner, value),
+// filter) and by owner (to drop or replace a node's records at once). A
+// record lives in its key's slot; the owner's index holds pointers to the
+// keys (a std::map's keys do not move). Neither keeps an empty slot. The checksum hashes a record as record_hash(key, owner, value),
 // the same function shard_store uses, with the key in the table slot.
+
+merge_table::owner_id merge_table::intern(const std::string& owner) {
+  auto [i, added] = owner_ids_.try_emplace(owner,
+                                           static_cast<owner_id>(owner_names_.size()));
+  if (added) {
+    owner_names_.push_back(owner);
+    by_owner_.emplace_back();
+  }
+  return i->second;
+}
+
+const merge_table::owner_id*
+merge_table::find_owner(const std::string& owner) const {
+  auto i = owner_ids_.find(owner);
+  return i == owner_ids_.end() ? nullptr : &i->second;
+}
 
 bool merge_table::put(const std::string& key, const std::string& owner,
                       const std::string& value) {
-  auto& slot = by_key_[key];
-  auto [i, inserted] = slot.try_emplace(owner, value);
-  if (!inserted) {
-    if (i->second == value)
+  auto id = intern(owner);
+  auto k = by_key_.try_emplace(key).first;
+  auto& slot = k->second;
+  auto r = std::find_if(slot.begin(), slot.end(),
+                        [id](const owned& o) { return o.owner == id; });
+  if (r != slot.end()) {
+    if (r->value == value)
       return false;
-    checksum_ ^= record_hash(key, owner, i->second);
-    i->second = value;
+    checksum_ ^= record_hash(key, owner, r->value);
+    r->value = value;
   } else {
+    slot.push_back({id, value});
+    by_owner_[id].insert(&k->first);
     ++size_;
   }
   checksum_ ^= record_hash(key, owner, value);
-  by_owner_[owner][key] = value;
   return true;
 }
 
-bool merge_table::erase(const std::string& key, const std::string& owner) {
-  auto k = by_key_.find(key);
-  if (k == by_key_.end())
-    return false;
-  auto i = k->second.find(owner);
-  if (i == k->second.end())
-    return false;
-  checksum_ ^= record_hash(key, owner, i->second);
-  --size_;
-  k->second.erase(i);
-  if (k->second.empty())
+void merge_table::erase_from_key(std::map<std::string, slot>::iterator k,
+                                 owner_id owner) {
+  auto& slot = k->second;
+  slot.erase(std::find_if(slot.begin(), slot.end(),
+                          [owner](const owned& o) { return o.owner == owner; }));
+  if (slot.empty())
     by_key_.erase(k);
-  auto o = by_owner_.find(owner);
-  o->second.erase(key);
-  if (o->second.empty())
-    by_owner_.erase(o);
+}
+
+bool merge_table::erase(const std::string& key, const std::string& owner) {
+  auto id = find_owner(owner);
+  auto k = by_key_.find(key);
+  if (!id || k == by_key_.end())
+    return false;
+  auto& slot = k->second;
+  auto r = std::find_if(slot.begin(), slot.end(),
+                        [id](const owned& o) { return o.owner == *id; });
+  if (r == slot.end())
+    return false;
+  checksum_ ^= record_hash(key, owner, r->value);
+  --size_;
+  by_owner_[*id].erase(&k->first);
+  erase_from_key(k, *id);
   return true;
 }
 
 size_t merge_table::replace_owner(
   const std::string& owner, const std::map<std::string, std::string>& records) {
   size_t changes = 0;
-  // Erase first what the owner no longer has; copy the keys because erase
-  // edits by_owner_[owner] while we walk it.
+  // Erase first what the owner no longer has (the keys copied: erase edits
+  // the owner's index while we walk it).
   std::vector<std::string> gone;
-  if (auto o = by_owner_.find(owner); o != by_owner_.end())
-    for (const auto& [key, value] : o->second)
-      if (!records.contains(key))
-        gone.push_back(key);
+  if (auto id = find_owner(owner))
+    for (auto key : by_owner_[*id])
+      if (!records.contains(*key))
+        gone.push_back(*key);
   for (const auto& key : gone)
     changes += erase(key, owner) ? 1 : 0;
   for (const auto& [key, value] : records)
@@ -64,33 +93,45 @@ size_t merge_table::replace_owner(
 }
 
 size_t merge_table::drop_owner(const std::string& owner) {
-  auto o = by_owner_.find(owner);
-  if (o == by_owner_.end())
+  auto id = find_owner(owner);
+  if (!id)
     return 0;
-  size_t n = o->second.size();
-  for (const auto& [key, value] : o->second) {
-    checksum_ ^= record_hash(key, owner, value);
-    auto k = by_key_.find(key);
-    k->second.erase(owner);
-    if (k->second.empty())
-      by_key_.erase(k);
+  auto keys = std::move(by_owner_[*id]);
+  by_owner_[*id].clear();
+  for (auto key : keys) {
+    auto k = by_key_.find(*key);
+    auto& slot = k->second;
+    auto r = std::find_if(slot.begin(), slot.end(),
+                          [id](const owned& o) { return o.owner == *id; });
+    checksum_ ^= record_hash(k->first, owner, r->value);
+    erase_from_key(k, *id);
   }
-  by_owner_.erase(o);
-  size_ -= n;
-  return n;
+  size_ -= keys.size();
+  return keys.size();
 }
 
 std::map<std::string, std::string> merge_table::owners(
   const std::string& key) const {
-  auto k = by_key_.find(key);
-  return k == by_key_.end() ? std::map<std::string, std::string>{} : k->second;
+  std::map<std::string, std::string> out;
+  if (auto k = by_key_.find(key); k != by_key_.end())
+    for (auto& o : k->second)
+      out.emplace(owner_names_[o.owner], o.value);
+  return out;
 }
 
 std::map<std::string, std::string> merge_table::owned_by(
   const std::string& owner) const {
-  auto o = by_owner_.find(owner);
-  return o == by_owner_.end() ? std::map<std::string, std::string>{}
-                              : o->second;
+  std::map<std::string, std::string> out;
+  auto id = find_owner(owner);
+  if (!id)
+    return out;
+  for (auto key : by_owner_[*id]) {
+    auto& slot = by_key_.find(*key)->second;
+    for (auto& o : slot)
+      if (o.owner == *id)
+        out.emplace(*key, o.value);
+  }
+  return out;
 }
 
 std::vector<std::string> merge_table::keys() const {

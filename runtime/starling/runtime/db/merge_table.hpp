@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,9 +45,28 @@ public:
   uint64_t checksum() const { return checksum_; }
 
 private:
+  /// Every node holds every node's routes, one record per subscribed
+  /// filter of the cluster, so a record is kept once: its value in the
+  /// key's list of owners, the owner as a small number (a node name is a
+  /// few dozen bytes), and the owner's index only points at the key.
+  using owner_id = uint32_t;
+  struct owned {
+    owner_id owner;
+    std::string value;
+  };
+  using slot = std::vector<owned>; ///< most keys have one owner
+  using key_ref = const std::string*; ///< a key of by_key_ (map keys stay put)
+
+  owner_id intern(const std::string& owner);
+  const owner_id* find_owner(const std::string& owner) const;
+  /// Erases `owner`'s record from the slot of `k` and the slot when empty.
+  void erase_from_key(std::map<std::string, slot>::iterator k, owner_id owner);
+
   std::string name_;
-  std::map<std::string, std::map<std::string, std::string>> by_key_;
-  std::map<std::string, std::map<std::string, std::string>> by_owner_;
+  std::map<std::string, slot> by_key_;
+  std::vector<std::string> owner_names_;         ///< owner_id -> name
+  std::map<std::string, owner_id> owner_ids_;    ///< name -> owner_id
+  std::vector<std::set<key_ref>> by_owner_;      ///< owner_id -> its keys
   size_t size_ = 0;
   uint64_t checksum_ = 0;
 };
