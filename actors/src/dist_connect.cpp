@@ -18,7 +18,7 @@
 #include <caf/openssl/publish.hpp>
 
 #include "starling/actors/node_context.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors {
 

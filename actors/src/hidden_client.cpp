@@ -5,13 +5,13 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/dist_connect.hpp"
-#include "starling/actors/mgmt/wire.hpp"
+#include "starling/actors/wire/mgmt.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 
 #include <nlohmann/json.hpp>
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors {
 

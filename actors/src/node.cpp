@@ -26,7 +26,7 @@
 #include "starling/actors/node_agent.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/runtime/cluster/discovery.hpp"
 #include "starling/runtime/shell_text.hpp"
 #include "starling/runtime/version.hpp"

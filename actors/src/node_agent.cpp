@@ -6,10 +6,10 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/dist_connect.hpp"
 #include "starling/actors/mgmt/context.hpp"
-#include "starling/actors/mgmt/wire.hpp"
+#include "starling/actors/wire/mgmt.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_context.hpp"

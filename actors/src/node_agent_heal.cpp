@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/runtime/cluster/heal_report.hpp"
 #include "starling/runtime/cluster/membership_file.hpp"

@@ -4,7 +4,7 @@
 #include "node_agent_state.hpp"
 
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 

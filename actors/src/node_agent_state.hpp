@@ -17,7 +17,7 @@
 
 #include <caf/all.hpp>
 
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/runtime/cluster/cluster_core.hpp"
 #include "starling/runtime/cluster/discovery.hpp"
 #include "starling/runtime/membership.hpp"

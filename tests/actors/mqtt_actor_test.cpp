@@ -24,13 +24,13 @@
 #include "actor_test.hpp"
 
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/mqtt/access.hpp"
 #include "starling/actors/mqtt/client_manager.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/mqtt/router.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/broker/codec.hpp"
 #include "starling/broker/route_table.hpp"
 

@@ -24,10 +24,10 @@
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/db/manager.hpp"
 #include "starling/actors/db/shard.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 using namespace starling;
 using actors::db::shard_peer;

@@ -17,7 +17,7 @@
 #include <caf/io/basp_broker.hpp>
 #include <nlohmann/json.hpp>
 
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 using namespace starling::actors;
 

@@ -13,8 +13,8 @@
 #include <caf/all.hpp>
 
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/db.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/runtime/db/lineage.hpp"
 
 namespace starling::actors::db::manager_detail {

@@ -7,7 +7,7 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"

@@ -5,7 +5,7 @@
 #include "shard_state.hpp"
 
 #include "starling/actors/node_context.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors::db::shard_detail {
 

@@ -13,7 +13,7 @@
 
 #include "starling/actors/db/agent.hpp"
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/runtime/db/shard_core.hpp"
 
 namespace starling::actors::db::shard_detail {

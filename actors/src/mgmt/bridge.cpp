@@ -8,11 +8,11 @@
 
 #include "envelope.hpp"
 #include "starling/actors/hidden_client.hpp"
-#include "starling/actors/mgmt/wire.hpp"
+#include "starling/actors/wire/mgmt.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_context.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors::mgmt {
 

@@ -12,13 +12,13 @@
 #include "envelope.hpp"
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/db/context.hpp"
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 #include "starling/actors/inspect.hpp"
-#include "starling/actors/mgmt/wire.hpp"
+#include "starling/actors/wire/mgmt.hpp"
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/broker/broker_settings.hpp"
 
 namespace starling::actors::mgmt {

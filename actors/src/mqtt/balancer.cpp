@@ -8,7 +8,7 @@
 #include "starling/actors/mgmt/context.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors::mqtt {
 

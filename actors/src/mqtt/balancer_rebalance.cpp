@@ -6,7 +6,7 @@
 
 #include "starling/actors/gather.hpp"
 #include "starling/actors/node_context.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/broker/balance_request.hpp"
 
 namespace starling::actors::mqtt::balancer_detail {

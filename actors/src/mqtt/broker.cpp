@@ -8,7 +8,7 @@
 #include "starling/actors/mqtt/listener.hpp"
 #include "starling/actors/mqtt/router.hpp"
 #include "starling/actors/node_context.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/transport/tls.hpp"
 
 namespace starling::actors::mqtt {

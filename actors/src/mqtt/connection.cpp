@@ -12,7 +12,7 @@
 #include "starling/actors/mqtt/context.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/transport/tls.hpp"
 #include "starling/transport/websocket.hpp"
 

@@ -10,23 +10,15 @@
 #include "starling/actors/dist_connect.hpp"
 #include "starling/actors/gatekeeper.hpp"
 #include "starling/actors/inspect.hpp"
-#include "starling/actors/mqtt/message_wire.hpp"
+#include "starling/actors/wire/mqtt.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors::mqtt {
 
 namespace {
-
-
-/// (m_intro, string node, actor inbox): the connecting side introduces its
-/// own inbox over the link it just made, so the other side sends back on
-/// the same link instead of making a second one (two nodes connecting to
-/// each other at once would make BASP drop one link, and what was in flight
-/// on it).
-using intro_atom = caf::atom_constant<caf::atom("m_intro")>;
 
 /// Messages queued per destination while its connection is being made.
 constexpr size_t max_queued = 10000;

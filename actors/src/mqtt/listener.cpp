@@ -11,7 +11,7 @@
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/broker/listener_guard.hpp"
 
 namespace starling::actors::mqtt {

@@ -4,11 +4,11 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/inspect.hpp"
-#include "starling/actors/mqtt/message_wire.hpp"
+#include "starling/actors/wire/mqtt.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/runtime/log.hpp"
 
 #include <nlohmann/json.hpp>

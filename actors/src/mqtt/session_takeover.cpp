@@ -5,11 +5,11 @@
 #include "session_state.hpp"
 
 #include "starling/actors/actor_directory.hpp"
-#include "starling/actors/mqtt/message_wire.hpp"
+#include "starling/actors/wire/mqtt.hpp"
 #include "starling/actors/mqtt/protocol.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors::mqtt::session_detail {
 

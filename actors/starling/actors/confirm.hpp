@@ -9,7 +9,7 @@
 
 #include <caf/all.hpp>
 
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/runtime/log.hpp"
 
 namespace starling::actors {

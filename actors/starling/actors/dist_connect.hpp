@@ -8,7 +8,7 @@
 #include <caf/expected.hpp>
 #include <caf/node_id.hpp>
 
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 #include "starling/runtime/cookie_auth.hpp"
 #include "starling/runtime/node_config.hpp"
 

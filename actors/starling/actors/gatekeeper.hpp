@@ -2,7 +2,7 @@
 
 #include <caf/actor.hpp>
 
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors {
 

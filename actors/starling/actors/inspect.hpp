@@ -6,7 +6,7 @@
 #include <caf/result.hpp>
 
 #include "starling/actors/peer_registry.hpp"
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
 namespace starling::actors {
 

@@ -1,9 +1,9 @@
 #pragma once
 
-// Messages between the MQTT actors of a node, and between nodes for
-// session takeover and the message delivery channel.
+// Messages between the MQTT actors of a node. Those between nodes (session
+// takeover, rebalance, the message delivery channel) are in wire/mqtt.hpp.
 //
-//   listener --fork--> connection --(connect pkt)--> client manager
+//   listener (its connections) --(connect pkt)--> client manager
 //   client manager --(connect pkt, connection)--> session (new or existing)
 //   session --bind--> connection;  connection --packets--> session
 //   session --bytes--> connection (encoded on the session's thread, so the
@@ -20,6 +20,7 @@
 #include "starling/broker/codec.hpp"
 #include "starling/broker/message.hpp"
 #include "starling/broker/packet.hpp"
+#include "starling/actors/wire/mqtt.hpp"
 
 namespace starling::actors::mqtt {
 
@@ -62,20 +63,6 @@ using register_atom = caf::atom_constant<caf::atom("m_register")>;
 /// node (which has written its own).
 using unregister_atom = caf::atom_constant<caf::atom("m_unreg")>;
 
-// -- sessions across nodes (the session registry) --------------------------------
-/// (m_takeover, string client_id, bool clean_start) new session -> the node
-/// agent of the node the registry names -> its client manager -> the
-/// session, which kicks its connection (MQTT 5: DISCONNECT 0x8E) and
-/// answers (string session, actor old_session): the encoded session
-/// (message_wire.hpp), or empty when Clean Start discards it. An error
-/// means there was no such session there.
-using takeover_atom = caf::atom_constant<caf::atom("m_takeover")>;
-/// (m_pdeliver, message_wire, vector<string> keys) old session -> new
-/// session: a message routed to the old node while the session moved.
-using peer_deliver_atom = caf::atom_constant<caf::atom("m_pdeliver")>;
-/// (m_hoend) old session -> new session after its last m_pdeliver: what
-/// the new node received directly meanwhile (held back) may go out now.
-using handover_end_atom = caf::atom_constant<caf::atom("m_hoend")>;
 /// (m_supersed, string node, int64 decided_at_ms) manager -> session: the
 /// registry has named `node` for this client id for a while (two CONNECTs
 /// on two nodes at once, each unaware of the other): the session here gives
@@ -124,9 +111,6 @@ using peer_agents_atom = caf::atom_constant<caf::atom("m_agents")>;
 /// session -> manager: (m_offline, id) its connection went, the session
 /// stays (a register_atom says it is connected again).
 using offline_atom = caf::atom_constant<caf::atom("m_offline")>;
-/// balancer -> manager: (m_load) -> (uint64 connections, uint64
-/// disconnected sessions) of this node.
-using load_atom = caf::atom_constant<caf::atom("m_load")>;
 /// balancer -> manager: (m_evictc, uint64 count, string server_reference):
 /// disconnect that many connected clients (MQTT 5: 0x9C + reference);
 /// manager -> session: (m_evictc, string server_reference).
@@ -134,34 +118,12 @@ using evict_conns_atom = caf::atom_constant<caf::atom("m_evictc")>;
 /// balancer -> manager: (m_evicts, uint64 count, vector<string> nodes):
 /// move that many disconnected sessions to those nodes, round robin.
 using evict_sessions_atom = caf::atom_constant<caf::atom("m_evicts")>;
-/// manager -> a peer's node agent -> its manager: (m_adopt, id): take this
-/// disconnected session over from the sender and keep it until its client
-/// comes back or it expires.
-using adopt_atom = caf::atom_constant<caf::atom("m_adopt")>;
-/// -> node agent: (m_balancer) -> actor, the node's balancer.
-using balancer_atom = caf::atom_constant<caf::atom("m_balancer")>;
-/// -> balancer: (m_rebal, string command, string JSON arguments) -> string
-/// JSON (ctl, the management API, peers' balancers); commands:
-/// rebalance_start, rebalance_stop, evacuation_start, evacuation_stop,
-/// status, global_status. (m_rebal, command, arguments, string node): the
-/// same, carried out by that node's balancer.
-using rebalance_atom = caf::atom_constant<caf::atom("m_rebal")>;
-/// coordinator -> participant's balancer: (m_rbrole, bool health_failing,
-/// bool refusing): what a donor does now (both false: restored).
-using rb_role_atom = caf::atom_constant<caf::atom("m_rbrole")>;
-/// coordinator -> participant's balancer: (m_rbevict, uint64 count) evict
-/// that many connections; (m_rbevict, uint64 count, vector<string> nodes)
-/// move that many disconnected sessions to those nodes.
-using rb_evict_atom = caf::atom_constant<caf::atom("m_rbevict")>;
 /// balancer -> itself: (m_rbtick, uint64 generation) the rebalance's
 /// timer, (m_evtick, uint64 generation) the evacuation's.
 using rb_tick_atom = caf::atom_constant<caf::atom("m_rbtick")>;
 using ev_tick_atom = caf::atom_constant<caf::atom("m_evtick")>;
 
 // -- the message delivery channel (data_plane.hpp) -------------------------------
-/// (m_forward, string node, message) router -> outbox;
-/// (m_forward, message_wire) outbox -> the peer's inbox.
-using forward_atom = caf::atom_constant<caf::atom("m_forward")>;
 /// (m_remote, vector<remote_message>) inbox -> router: a batch a peer
 /// forwarded; delivered to local subscribers (and the picked groups) only.
 using remote_publish_atom = caf::atom_constant<caf::atom("m_remote")>;

@@ -1,4 +1,4 @@
-#include "starling/actors/mqtt/message_wire.hpp"
+#include "starling/actors/wire/mqtt.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

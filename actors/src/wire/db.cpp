@@ -1,4 +1,4 @@
-#include "starling/actors/db/wire.hpp"
+#include "starling/actors/wire/db.hpp"
 
 namespace starling::actors::db {
 

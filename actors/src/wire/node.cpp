@@ -1,7 +1,7 @@
-#include "starling/actors/wire.hpp"
+#include "starling/actors/wire/node.hpp"
 
-#include "starling/actors/db/wire.hpp"
-#include "starling/actors/mqtt/message_wire.hpp"
+#include "starling/actors/wire/db.hpp"
+#include "starling/actors/wire/mqtt.hpp"
 
 #include <caf/message.hpp>
 #include <caf/exit_reason.hpp>

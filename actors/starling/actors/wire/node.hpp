@@ -1,8 +1,16 @@
 #pragma once
 
-// Every message between nodes, defined once. The distribution protocol
-// version (runtime::dist_protocol_version) is checked in the handshake; a
-// change to any message here bumps it.
+// Every message between nodes is defined once, in this directory:
+//   node.hpp  the handshake (the typed gatekeeper), the node agents' peer
+//             protocol, hidden clients (ctl, remsh), the types they carry;
+//   db.hpp    the replicated database: shards, agents, merge tables, the
+//             db managers;
+//   mgmt.hpp  the management API's requests to peers;
+//   mqtt.hpp  session takeover, rebalance and evacuation, the message
+//             delivery channel, and the message and session formats.
+// The distribution protocol version (runtime::dist_protocol_version, 5) is
+// checked in the handshake; a change to any message here bumps it.
+// Messages between one node's own actors are defined next to them.
 
 #include <cstdint>
 #include <string>
