@@ -104,12 +104,17 @@ void cluster::carry(size_t i, shard_effects effects) {
             if (a->second.release_due)
               return;
             a->second.release_due = true;
-            local(i, [this, i, id] {
+            auto release = [this, i, id] {
               if (auto a = at(i).agents.find(id); a != at(i).agents.end()) {
                 a->second.release_due = false;
                 agent_carry(i, id, a->second.stream->release());
               }
-            });
+            };
+            // A core follows at once, a replicant after its batch time.
+            if (nodes_[a->second.subscriber].core)
+              local(i, release);
+            else
+              later(i, timing::replicant_batch_us, release);
           });
         break;
       case shard_effect::store:
