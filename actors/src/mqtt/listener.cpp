@@ -42,6 +42,8 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
   bound->set_value(res->second);
   // Stopping (the node's shutdown): the connections end with it.
   self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (!msg.reason)
+      return; // a normal exit ends no one that does not want it (as CAF)
     close_connections(self, msg.reason);
     self->quit(msg.reason);
   });
