@@ -262,7 +262,11 @@ private:
                      || n.disc_history != s.fsm().history().str()))
         return n.name + "'s file differs from what it holds (seqno "
                + std::to_string(n.disc.seqno()) + " vs "
-               + std::to_string(s.store().seqno()) + ")";
+               + std::to_string(s.store().seqno()) + ", history "
+               + n.disc_history + " vs " + s.fsm().history().str()
+               + ", checksum " + (n.disc.checksum() == s.store().checksum()
+                                    ? "the same" : "not the same")
+               + ")";
       if (s.stashed() || s.waiting_callers() || s.fsm().buffered())
         return n.name + " still holds " + std::to_string(s.stashed())
                + " stashed transactions, " + std::to_string(s.waiting_callers())

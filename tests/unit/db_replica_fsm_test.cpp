@@ -312,7 +312,9 @@ TEST_CASE("replica_fsm: a write, an erase and a clear landing between "
   h.serve_deliver();
   REQUIRE(h.fsm.state() == rs::bootstrap);
   h.serve_deliver(); // batch 1 read and copied: t1 a b c
-  CHECK(h.store.size() == 3);
+  REQUIRE(h.fsm.copy_in_progress());
+  CHECK(h.fsm.copy_in_progress()->size() == 3);
+  CHECK(h.store.size() == 0); // the store changes once the copy is whole
   h.commit(a, txn({{op::write, "t1", "a", "A2"}})); // copied already
   h.commit(a, txn({{op::erase, "t1", "b", ""}}));   // copied already
   h.commit(a, txn({{op::erase, "t1", "d", ""}}));   // not copied yet
@@ -321,14 +323,14 @@ TEST_CASE("replica_fsm: a write, an erase and a clear landing between "
   h.serve(); // batch 2 read now: t1 e, t2 a b
   h.deliver(3);
   CHECK(h.fsm.buffered() == 3);
-  CHECK(h.store.read("t1", "b") == "1b"); // stale copy: the replay erases it
+  CHECK(h.fsm.copy_in_progress()->read("t1", "b") == "1b"); // stale: replayed
   h.commit(a, txn({{op::clear, "t2", "", ""}})); // t2 half copied
   h.commit(a, txn({{op::write, "t2", "x", "X"}}));
   h.serve();                                        // batch 3 read now: t2 x
   h.commit(a, txn({{op::write, "t1", "e", "E2"}})); // after e was copied
   h.deliver(3);
-  CHECK(h.store.read("t2", "a") == "2a"); // stale copy: the replay clears it
-  CHECK(h.store.read("t2", "x") == "X");  // copied after the write
+  CHECK(h.fsm.copy_in_progress()->read("t2", "a") == "2a"); // stale: replayed
+  CHECK(h.fsm.copy_in_progress()->read("t2", "x") == "X");  // copied after
   h.settle();
   CHECK(h.fsm.state() == rs::normal);
   check_same(h.store, a.store);
@@ -654,15 +656,51 @@ TEST_CASE("replica_fsm: an interrupted bootstrap is rebuilt, never continued") {
   h.connect("A");
   h.serve_deliver();
   h.serve_deliver(); // three records of A copied
-  REQUIRE(h.store.size() == 3);
+  REQUIRE(h.fsm.copy_in_progress()->size() == 3);
   h.lose();
+  CHECK(h.fsm.copy_in_progress() == nullptr); // the partial copy is dropped
+  CHECK(h.store.size() == 0);
   CHECK(h.fsm.history().empty());
   h.connect("B");
-  CHECK(h.store.size() == 0); // the partial copy is dropped
   CHECK(h.requests.front().from == 0);
   h.settle(); // an empty replica resumes from 0 at B
   check_counts(h.fsm, 1, 1);
   check_same(h.store, b.store);
+}
+
+// cluster_sim seed 26945: a core reset by autoheal bootstrapped from a
+// winner that went away halfway; the half copy stayed in its store (not in
+// its file), and the core, made sequencer, numbered new transactions on
+// top of it, which its peers then copied. The store now changes only when
+// the copy is whole; one cut off leaves it, and its history, as they were.
+TEST_CASE("replica_fsm: a bootstrap cut off leaves the store and its history "
+          "as they were") {
+  core a("A", "h1", 1), b("B", "h2", 1);
+  for (int i = 0; i < 4; ++i)
+    a.commit(txn({{op::write, "t1", "a" + std::to_string(i), "a"}}));
+  for (int i = 0; i < 6; ++i)
+    b.commit(txn({{op::write, "t2", "b" + std::to_string(i), "b"}}));
+  harness h;
+  h.add(b);
+  h.start(a);
+  h.settle(); // a replica of A: seqno 4, history h1
+  REQUIRE(h.store.seqno() == 4);
+  auto before = h.store.checksum();
+  h.connect("B"); // another branch: B sends a copy
+  h.serve_deliver();
+  h.serve_deliver(); // part of B's records copied
+  REQUIRE(h.fsm.state() == rs::bootstrap);
+  CHECK(h.fsm.copy_in_progress()->size() > 0);
+  CHECK(h.store.checksum() == before);
+  h.lose(); // B goes away
+  CHECK(h.store.seqno() == 4);
+  CHECK(h.store.checksum() == before);
+  CHECK(h.fsm.history().current() == "h1");
+  // Back to A: it resumes, nothing is copied again.
+  h.connect("A");
+  h.settle();
+  CHECK(h.fsm.stats().resumes >= 1);
+  check_same(h.store, a.store);
 }
 
 TEST_CASE("decide_subscription: a replica on a branch the core lacks bootstraps") {

@@ -1,5 +1,7 @@
 #include "starling/runtime/db/replica_fsm.hpp"
 
+#include <utility>
+
 namespace starling::runtime::db {
 
 std::string to_string(replica_state s) {
@@ -70,12 +72,15 @@ std::vector<replica_effect> replica_fsm::connect(const std::string& core) {
   ++epoch_;
   subscribing_ = true;
   buffer_.clear();
+  abandon_bootstrap();
   enter(replica_state::disconnected);
-  // A store without a history but with records is the remains of an
-  // interrupted bootstrap: it can only be rebuilt, never continued.
+  std::vector<replica_effect> out;
+  // A store without a history but with records was given up (a gap in its
+  // stream): it can only be rebuilt, never continued. The file follows.
   if (history_.empty() && (store_.size() > 0 || store_.seqno() > 0)) {
     store_.reset();
     last_id_.clear();
+    out.push_back(replica_effect{replica_effect::discarded});
   }
   replica_effect e{replica_effect::subscribe};
   e.core = core;
@@ -83,11 +88,21 @@ std::vector<replica_effect> replica_fsm::connect(const std::string& core) {
   e.from = store_.seqno();
   e.history = history_;
   e.last_id = last_id_;
-  return {e};
+  out.push_back(std::move(e));
+  return out;
+}
+
+void replica_fsm::abandon_bootstrap() {
+  if (!staging_)
+    return;
+  staging_.reset();
+  history_ = std::move(history_before_);
+  history_before_ = {};
 }
 
 std::vector<replica_effect> replica_fsm::resubscribe(bool force_bootstrap) {
   ++stats_.gaps;
+  abandon_bootstrap();
   if (force_bootstrap)
     history_ = {};
   return connect(upstream_);
@@ -112,9 +127,8 @@ std::vector<replica_effect> replica_fsm::on_subscribed(uint64_t epoch,
   if (!reply.resume) {
     ++stats_.bootstraps;
     enter(replica_state::bootstrap);
-    store_.reset();
-    last_id_.clear();
-    history_ = {}; // until the bootstrap completes
+    staging_ = std::make_unique<shard_store>(store_.shard());
+    history_before_ = std::exchange(history_, {}); // until the copy is complete
     snapshot_seqno_ = reply.core_seqno;
     reply_history_ = reply.history;
     last_record_.reset();
@@ -156,7 +170,7 @@ std::vector<replica_effect> replica_fsm::on_batch(
   }
   if (!records.empty()) {
     for (auto& r : records)
-      store_.put(r);
+      staging_->put(r);
     bootstrap_records_ += records.size();
     last_record_ = records.back();
     replica_effect e{replica_effect::request_batch};
@@ -165,6 +179,10 @@ std::vector<replica_effect> replica_fsm::on_batch(
     return {e};
   }
   // The copy is complete: it reflects at least every transaction up to S.
+  store_ = std::move(*staging_);
+  staging_.reset();
+  history_before_ = {};
+  last_id_.clear();
   store_.set_seqno(snapshot_seqno_);
   history_ = reply_history_;
   stats_.last_bootstrap_ms = now_ms - bootstrap_started_ms_;
@@ -232,8 +250,7 @@ void replica_fsm::on_upstream_lost(const std::string& core) {
   subscribing_ = false;
   buffer_.clear();
   ++epoch_; // whatever the old upstream still had in flight is stale
-  if (state_ == replica_state::bootstrap)
-    history_ = {};
+  abandon_bootstrap();
   enter(replica_state::disconnected);
 }
 
@@ -243,6 +260,7 @@ void replica_fsm::set_history(lineage history) {
 
 void replica_fsm::reset() {
   on_upstream_lost(upstream_);
+  abandon_bootstrap();
   store_.reset();
   history_ = {};
   last_id_.clear();

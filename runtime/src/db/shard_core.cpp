@@ -505,6 +505,12 @@ shard_effects shard_core::run(std::vector<replica_effect> effects, int64_t now) 
         if (disc_)
           out.push_back(make(shard_effect::replace_disk));
         break;
+      case replica_effect::discarded:
+        // The file holds what memory holds, at every moment a core could
+        // start to sequence (cluster_sim seed 26945).
+        if (core_ && disc_)
+          out.push_back(make(shard_effect::replace_disk));
+        break;
     }
   }
   if (syncing_ && fsm_->state() == replica_state::normal

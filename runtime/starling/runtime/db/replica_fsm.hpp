@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,7 @@ struct replica_effect {
     request_batch, ///< ask the upstream for records after `after`
     applied,       ///< `c` was applied to the store (persist, forward)
     bootstrapped,  ///< the store was rebuilt at seqno `from` (persist all)
+    discarded,     ///< the store was emptied to be rebuilt (persist all)
   } kind;
   std::string core;
   uint64_t epoch = 0;
@@ -125,6 +127,8 @@ public:
   uint64_t epoch() const { return epoch_; }
   uint64_t seqno() const { return store_.seqno(); }
   size_t buffered() const { return buffer_.size(); }
+  /// The copy a bootstrap is building (null when none runs).
+  const shard_store* copy_in_progress() const { return staging_.get(); }
   const replica_stats& stats() const { return stats_; }
   /// The states the fsm entered, in order (for property tests): all of
   /// them up to `max_trace`, then the latest ones.
@@ -134,11 +138,18 @@ public:
 private:
   void enter(replica_state s);
   std::vector<replica_effect> resubscribe(bool force_bootstrap);
+  /// A bootstrap in progress is cut off: the copy goes, the store stays.
+  void abandon_bootstrap();
   std::vector<replica_effect> replay_buffer();
   bool apply_next(const committed& c, std::vector<replica_effect>& out);
 
   shard_store& store_;
   lineage history_;
+  /// A bootstrap copies into here and replaces the store only once the
+  /// copy is complete: one cut off halfway leaves the store (and what the
+  /// core's file holds) as it was, history included.
+  std::unique_ptr<shard_store> staging_;
+  lineage history_before_; ///< restored when a bootstrap is cut off
   std::string last_id_; ///< of the last transaction applied ("" = unknown)
   size_t max_buffer_;
   replica_state state_ = replica_state::disconnected;
