@@ -1,7 +1,5 @@
 #include "starling/actors/mqtt/connection.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <caf/all.hpp>
@@ -14,7 +12,6 @@
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire/node.hpp"
 #include "starling/transport/tls.hpp"
-#include "starling/transport/websocket.hpp"
 
 namespace starling::actors::mqtt {
 
@@ -26,12 +23,6 @@ using rearm_atom = caf::atom_constant<caf::atom("m_rearm")>;
 /// Packets a client may pipeline behind its CONNECT before the session has
 /// accepted it; more is a client that does not wait for CONNACK at all.
 constexpr size_t max_held_packets = 1000;
-
-/// CAF keeps a read buffer of the policy's size per socket. A connection
-/// starts small (an idle fleet client's CONNECT, SUBSCRIBE and PINGREQ fit)
-/// and takes the next size each time a read fills its buffer: a TLS
-/// handshake or a long CONNECT the middle one, a publisher the large one.
-constexpr uint32_t read_sizes[] = {256, 4096, 64 * 1024};
 
 /// The read size after `current`, or `current` when it is the largest.
 uint32_t next_read_size(uint32_t current) {
@@ -361,79 +352,7 @@ auto with_connection(listener_broker* self, caf::io::connection_handle hdl,
 
 } // namespace
 
-// -- connection_actor ---------------------------------------------------------
-
-connection_actor::connection_actor(caf::actor_config& cfg, caf::actor listener,
-                                   caf::io::connection_handle hdl)
-  : caf::monitorable_actor(cfg), listener_(std::move(listener)), hdl_(hdl) {}
-
-void connection_actor::enqueue(caf::mailbox_element_ptr what,
-                               caf::execution_unit* host) {
-  if (getf(is_terminated_flag)) {
-    bounce(what);
-    return;
-  }
-  auto& x = *what;
-  auto mail = caf::make_mailbox_element(
-    std::move(x.sender), x.mid, std::move(x.stages), conn_mail_atom::value,
-    hdl_, id(), x.move_content_to_message());
-  listener_->enqueue(std::move(mail), host);
-}
-
-const char* connection_actor::name() const {
-  return "mqtt_connection";
-}
-
-std::string connection_state::peer_host() const {
-  return peer.substr(0, peer.rfind(':'));
-}
-
-// -- what the listener does ---------------------------------------------------
-
-void open_connection(listener_broker* self, caf::io::connection_handle hdl,
-                     broker::admission admitted) {
-  auto& ls = self->state;
-  caf::actor_config cfg{self->context()};
-  auto& sys = self->system();
-  auto ref = caf::actor_cast<caf::actor>(
-    caf::make_actor<connection_actor, caf::strong_actor_ptr>(
-      sys.next_actor_id(), sys.node(), &sys, cfg,
-      caf::actor_cast<caf::actor>(self), hdl));
-  auto& st = ls.conns[hdl];
-  st.self = ref;
-  st.hdl = hdl;
-  st.admitted = admitted;
-  auto& limits = ls.setup->limits;
-  st.dec = broker::decoder({limits.max_packet_size, std::nullopt});
-  if (ls.setup->tls)
-    st.stack.push(std::make_unique<transport::tls_layer>(ls.setup->tls));
-  if (ls.setup->websocket) {
-    transport::websocket_options ws;
-    // A WebSocket message holds one MQTT packet (or a few); the codec
-    // enforces the packet size.
-    ws.max_message_size = limits.max_packet_size + 16;
-    st.stack.push(std::make_unique<transport::websocket_layer>(ws));
-  }
-  auto addr = self->remote_addr(hdl);
-  if (addr.rfind("::ffff:", 0) == 0)
-    addr = addr.substr(7);
-  st.peer = addr + ":" + std::to_string(self->remote_port(hdl));
-  // Small MQTT packets must not wait for Nagle's algorithm (EMQX sets
-  // nodelay on its listeners too); CAF 0.17 uses the socket as the handle id.
-  int one = 1;
-  ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one,
-               sizeof(one));
-  st.read_size = read_sizes[0];
-  self->configure_read(hdl, caf::io::receive_policy::at_most(st.read_size));
-  self->ack_writes(hdl, true);
-  if (!ls.connect_deadlines)
-    ls.connect_deadlines.emplace(limits.connect_timeout_ms);
-  if (auto wake = ls.connect_deadlines->add({hdl, ref.id()}, ls.ctx->now_ms()))
-    self->delayed_send(self, std::chrono::milliseconds(*wake),
-                       connect_timeout_atom::value);
-  ls.ctx->directory->add(ref, "conn:" + std::to_string(ref.id()),
-                         "mqtt_connection");
-}
+// -- what the listener does for a connection ------------------------------
 
 void connection_data(listener_broker* self, const caf::io::new_data_msg& msg) {
   with_connection(self, msg.handle, [&](connection_state& st) {

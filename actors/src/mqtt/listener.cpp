@@ -1,5 +1,9 @@
 #include "starling/actors/mqtt/listener.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <future>
 #include <memory>
 
@@ -13,6 +17,8 @@
 #include "starling/actors/peer_registry.hpp"
 #include "starling/actors/wire/node.hpp"
 #include "starling/broker/listener_guard.hpp"
+#include "starling/transport/tls.hpp"
+#include "starling/transport/websocket.hpp"
 
 namespace starling::actors::mqtt {
 
@@ -85,6 +91,80 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
 }
 
 } // namespace
+
+// -- connection_actor ---------------------------------------------------------
+
+connection_actor::connection_actor(caf::actor_config& cfg, caf::actor listener,
+                                   caf::io::connection_handle hdl)
+  : caf::monitorable_actor(cfg), listener_(std::move(listener)), hdl_(hdl) {}
+
+void connection_actor::enqueue(caf::mailbox_element_ptr what,
+                               caf::execution_unit* host) {
+  if (getf(is_terminated_flag)) {
+    bounce(what);
+    return;
+  }
+  auto& x = *what;
+  auto mail = caf::make_mailbox_element(
+    std::move(x.sender), x.mid, std::move(x.stages), conn_mail_atom::value,
+    hdl_, id(), x.move_content_to_message());
+  listener_->enqueue(std::move(mail), host);
+}
+
+const char* connection_actor::name() const {
+  return "mqtt_connection";
+}
+
+std::string connection_state::peer_host() const {
+  return peer.substr(0, peer.rfind(':'));
+}
+
+// -- a new socket -------------------------------------------------------------
+
+void open_connection(listener_broker* self, caf::io::connection_handle hdl,
+                     broker::admission admitted) {
+  auto& ls = self->state;
+  caf::actor_config cfg{self->context()};
+  auto& sys = self->system();
+  auto ref = caf::actor_cast<caf::actor>(
+    caf::make_actor<connection_actor, caf::strong_actor_ptr>(
+      sys.next_actor_id(), sys.node(), &sys, cfg,
+      caf::actor_cast<caf::actor>(self), hdl));
+  auto& st = ls.conns[hdl];
+  st.self = ref;
+  st.hdl = hdl;
+  st.admitted = admitted;
+  auto& limits = ls.setup->limits;
+  st.dec = broker::decoder({limits.max_packet_size, std::nullopt});
+  if (ls.setup->tls)
+    st.stack.push(std::make_unique<transport::tls_layer>(ls.setup->tls));
+  if (ls.setup->websocket) {
+    transport::websocket_options ws;
+    // A WebSocket message holds one MQTT packet (or a few); the codec
+    // enforces the packet size.
+    ws.max_message_size = limits.max_packet_size + 16;
+    st.stack.push(std::make_unique<transport::websocket_layer>(ws));
+  }
+  auto addr = self->remote_addr(hdl);
+  if (addr.rfind("::ffff:", 0) == 0)
+    addr = addr.substr(7);
+  st.peer = addr + ":" + std::to_string(self->remote_port(hdl));
+  // Small MQTT packets must not wait for Nagle's algorithm (EMQX sets
+  // nodelay on its listeners too); CAF 0.17 uses the socket as the handle id.
+  int one = 1;
+  ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one,
+               sizeof(one));
+  st.read_size = read_sizes[0];
+  self->configure_read(hdl, caf::io::receive_policy::at_most(st.read_size));
+  self->ack_writes(hdl, true);
+  if (!ls.connect_deadlines)
+    ls.connect_deadlines.emplace(limits.connect_timeout_ms);
+  if (auto wake = ls.connect_deadlines->add({hdl, ref.id()}, ls.ctx->now_ms()))
+    self->delayed_send(self, std::chrono::milliseconds(*wake),
+                       connect_timeout_atom::value);
+  ls.ctx->directory->add(ref, "conn:" + std::to_string(ref.id()),
+                         "mqtt_connection");
+}
 
 caf::expected<listener> start_listener(node_context& ctx,
                                        const caf::actor& manager,

@@ -126,7 +126,14 @@ struct listener_state {
 
 using listener_broker = caf::stateful_actor<listener_state, caf::io::broker>;
 
-// connection.cpp: what the listener does for its connections.
+/// CAF keeps a read buffer of the policy's size per socket. A connection
+/// starts small (an idle fleet client's CONNECT, SUBSCRIBE and PINGREQ fit)
+/// and takes the next size each time a read fills its buffer: a TLS
+/// handshake or a long CONNECT the middle one, a publisher the large one.
+inline constexpr uint32_t read_sizes[] = {256, 4096, 64 * 1024};
+
+// What the listener does for its connections: open_connection in
+// listener.cpp, the rest in connection.cpp.
 
 /// A socket was accepted with the listener guard's verdict: its actor is
 /// created and listed.
