@@ -23,6 +23,7 @@
 
 #include "actor_test.hpp"
 
+#include "starling/actors/confirm.hpp"
 #include "starling/actors/db/context.hpp"
 #include "starling/actors/wire/db.hpp"
 #include "starling/actors/mqtt/access.hpp"
@@ -702,4 +703,60 @@ TEST_CASE("client manager: a session that fails is forgotten with its registry "
   // A node that stops leaves its entries to the cleaner.
   writes = a.registry_writes();
   CHECK(std::count(writes.begin(), writes.end(), "erase c2 a@127.0.0.1") == 0);
+}
+
+// The 1M-filter benchmark: the router's route writes were all requests in
+// flight at once, and CAF 0.17 searches an actor's open requests (an
+// unsorted vector) for every answer, so the router was busy for minutes.
+namespace {
+using write_atom = caf::atom_constant<caf::atom("t_write")>;
+struct writer_state {
+  actors::confirmed_writes writes;
+  caf::actor target;
+};
+using writer_actor = caf::stateful_actor<writer_state>;
+} // namespace
+
+TEST_CASE("confirmed writes: at most a window in flight, the rest sent in "
+          "order as answers come, failures logged") {
+  test_system t;
+  std::vector<std::string> lines;
+  runtime::logger log{"", runtime::log_level::debug,
+                      [&](const std::string& l) { lines.push_back(l); }};
+  recorder store(t, caf::make_message(true));
+  auto writer = t.sys.spawn([&](writer_actor* self) -> caf::behavior {
+    self->state.target = store.actor;
+    return {[self, &log](write_atom, int i) {
+      self->state.writes.send<bool>(self, self->state.target, &log,
+                                    "write " + std::to_string(i),
+                                    adb::put_atom::value, i);
+    }};
+  });
+  auto& st = caf::actor_cast<writer_actor*>(writer)->state;
+  const int n = 1000;
+  for (int i = 0; i < n; ++i)
+    caf::anon_send(writer, write_atom::value, i);
+  auto* writer_job = dynamic_cast<caf::resumable*>(
+    caf::actor_cast<caf::abstract_actor*>(writer));
+  t.sched.run_jobs_filtered([&](caf::resumable* r) { return r == writer_job; });
+  CHECK(store.got->empty());
+  CHECK(st.writes.in_flight() == actors::confirmed_writes::window);
+  CHECK(st.writes.waiting() == n - actors::confirmed_writes::window);
+  settle(t);
+  CHECK(st.writes.in_flight() == 0);
+  CHECK(st.writes.waiting() == 0);
+  auto got = store.all<adb::put_atom, int>();
+  REQUIRE(got.size() == n);
+  for (int i = 0; i < n; ++i)
+    CHECK(got[i].template get_as<int>(1) == i);
+  CHECK(lines.empty());
+  // A write that fails is logged with what it was, and frees its place.
+  recorder broken(t, caf::make_message(caf::make_error(caf::sec::runtime_error)));
+  st.target = broken.actor;
+  caf::anon_send(writer, write_atom::value, n);
+  settle(t);
+  CHECK(st.writes.in_flight() == 0);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("write 1000: ") != std::string::npos);
+  stop_all(t, {writer, store.actor, broken.actor});
 }

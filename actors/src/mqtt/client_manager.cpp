@@ -54,6 +54,7 @@ struct manager_state {
   std::map<std::string, caf::actor> agents;
   caf::actor cm_shard; ///< this node's actor of the registry's shard
   caf::actor db;       ///< the db manager: registry writes
+  confirmed_writes registry_writes; ///< to db
   uint64_t taken_over = 0, handed_over = 0;
   /// Sessions here without a connection, and those sent to another node
   /// (rebalance, evacuation).
@@ -75,7 +76,7 @@ void carry(manager_actor* self, const broker::registry_effects& effects) {
   auto write = [&](const auto& atom, const char* what,
                    const broker::registry_effect& e) {
     if (st.db)
-      send_confirmed<uint64_t>(self, st.db, st.ctx->node->log,
+      st.registry_writes.send<uint64_t>(self, st.db, st.ctx->node->log,
                                std::string("session registry: ") + what + " " + e.id,
                                atom, std::string(registry_table), e.id, e.node);
   };
@@ -210,7 +211,7 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       self->send(st.cm_shard, db::watch_atom::value, std::string(registry_table));
     }
   }
-  // A failed registry write is logged (send_confirmed); the next CONNECT
+  // A failed registry write is logged (confirmed_writes); the next CONNECT
   // writes again. Other failures (a takeover asked for) likewise.
   self->set_error_handler([self](caf::error& err) {
     self->state.ctx->node->log->warning("client manager: " + describe(err));

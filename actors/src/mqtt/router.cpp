@@ -46,6 +46,8 @@ struct router_state {
   broker::route_match match;
   std::mt19937_64 rng;
   caf::actor merge_server; ///< the cluster's route table ("routes")
+  confirmed_writes route_writes;    ///< to merge_server
+  confirmed_writes retained_writes; ///< to manager_db
   /// The message delivery channel to other nodes (data_plane.hpp): one
   /// outbox and inbox per link of the pool; a topic takes link
   /// hash(topic) % size, so its messages keep their order.
@@ -73,11 +75,11 @@ void publish_changes(router_actor* self, const broker::route_changes& changes) {
     return;
   for (auto& c : changes)
     if (c.present)
-      send_confirmed<bool>(self, st.merge_server, st.ctx->node->log,
+      st.route_writes.send<bool>(self, st.merge_server, st.ctx->node->log,
                            "routes: adding " + c.key, db::put_atom::value,
                            std::string("routes"), c.key, std::string());
     else
-      send_confirmed<bool>(self, st.merge_server, st.ctx->node->log,
+      st.route_writes.send<bool>(self, st.merge_server, st.ctx->node->log,
                            "routes: removing " + c.key, db::erase_atom::value,
                            std::string("routes"), c.key);
 }
@@ -166,12 +168,12 @@ void route_published(router_actor* self, const broker::message& msg) {
     // it in the table's order); kept here at once as well.
     if (st.manager_db && !msg.topic.empty() && msg.topic[0] != '$') {
       if (msg.payload.empty())
-        send_confirmed<uint64_t>(self, st.manager_db, st.ctx->node->log,
+        st.retained_writes.send<uint64_t>(self, st.manager_db, st.ctx->node->log,
                                  "retained: clearing " + msg.topic,
                                  db::erase_atom::value, std::string("retained"),
                                  msg.topic);
       else
-        send_confirmed<uint64_t>(self, st.manager_db, st.ctx->node->log,
+        st.retained_writes.send<uint64_t>(self, st.manager_db, st.ctx->node->log,
                                  "retained: storing " + msg.topic,
                                  db::put_atom::value, std::string("retained"),
                                  msg.topic, encode_message(self->system(), msg));
