@@ -385,7 +385,7 @@ void cluster::compare_with(size_t i, const std::vector<size_t>& cores,
       i, target, manager_ask_us,
       [this, target](world::respond_fn<answer> respond) {
         auto& s = *at(target).shard;
-        respond(target, {s.fsm().history().str(), s.store().seqno()});
+        respond(target, {s.fsm().history().str(), s.fsm().reported_seqno()});
       },
       [got, finish](answer a) {
         if (auto l = lineage::parse(a.first))

@@ -250,7 +250,7 @@ void cluster::survey(size_t i, const shard_effect& e) {
       i, target, subscribe_us,
       [this, target](world::respond_fn<answer> respond) {
         auto& s = *at(target).shard;
-        respond(target, {s.fsm().history().str(), s.store().seqno(),
+        respond(target, {s.fsm().history().str(), s.fsm().reported_seqno(),
                          s.subscribers().size(), s.leading(), s.serving()});
       },
       [g, done, name](answer a) {

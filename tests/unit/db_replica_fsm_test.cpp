@@ -459,7 +459,8 @@ TEST_CASE("replica_fsm: gaps resubscribe without skipping, duplicates are "
     check_counts(h.fsm, 0, 2);
     check_same(h.store, a.store);
   }
-  SUBCASE("a gap while bootstrapping: the bootstrap restarts") {
+  SUBCASE("a gap while bootstrapping: the copy goes, the store it would "
+          "have replaced asks again from where it was") {
     a.commits(120, rng); // past the log window
     h.lose();
     h.connect("A");
@@ -471,8 +472,11 @@ TEST_CASE("replica_fsm: gaps resubscribe without skipping, duplicates are "
     h.deliver();
     CHECK(h.fsm.stats().gaps == 1);
     CHECK(h.requests.back().kind == replica_effect::subscribe);
-    CHECK(h.requests.back().from == 0);
-    h.settle();
+    CHECK(h.requests.back().from == 5);
+    CHECK(h.requests.back().history.current() == "h1");
+    CHECK(h.fsm.copy_in_progress() == nullptr);
+    CHECK(h.store.seqno() == 5);
+    h.settle(); // A's log no longer reaches back to 5: copied again
     check_counts(h.fsm, 2, 1);
     check_same(h.store, a.store);
   }
@@ -692,7 +696,11 @@ TEST_CASE("replica_fsm: a bootstrap cut off leaves the store and its history "
   REQUIRE(h.fsm.state() == rs::bootstrap);
   CHECK(h.fsm.copy_in_progress()->size() > 0);
   CHECK(h.store.checksum() == before);
+  // Told others as a store being rebuilt: no one catches up from it.
+  CHECK(h.fsm.reported_seqno() == 0);
+  CHECK(h.fsm.history().empty());
   h.lose(); // B goes away
+  CHECK(h.fsm.reported_seqno() == 4);
   CHECK(h.store.seqno() == 4);
   CHECK(h.store.checksum() == before);
   CHECK(h.fsm.history().current() == "h1");

@@ -204,7 +204,7 @@ caf::behavior shard_behavior(shard_actor* self, db_context* db,
       if (!trusted(self))
         return not_authenticated();
       auto& c = *self->state.core;
-      return {c.fsm().history().str(), c.store().seqno(),
+      return {c.fsm().history().str(), c.fsm().reported_seqno(),
               static_cast<uint64_t>(c.subscribers().size()), c.leading(),
               c.serving()};
     },

@@ -228,8 +228,10 @@ std::vector<replica_effect> replica_fsm::on_live(uint64_t epoch,
     uint64_t expected = buffer_.empty() ? snapshot_seqno_ + 1
                                         : buffer_.back().seqno + 1;
     if (c.seqno != expected || buffer_.size() >= max_buffer_) {
+      // The copy goes; the store it would have replaced is whole and can
+      // still be resumed.
       buffer_.clear();
-      return resubscribe(true);
+      return resubscribe(false);
     }
     buffer_.push_back(c);
     return {};

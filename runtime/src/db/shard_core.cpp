@@ -427,7 +427,7 @@ shard_effects shard_core::on_survey(shard_effect::purpose_t purpose,
       continue;
     ++answered;
     auto theirs = lineage::parse(a.history);
-    if (theirs && compare(fsm_->history(), store_->seqno(), *theirs, a.seqno).compatible()
+    if (theirs && compare(fsm_->history(), fsm_->reported_seqno(), *theirs, a.seqno).compatible()
         && a.seqno > sync_target_) {
       sync_target_ = a.seqno;
       best = a.node;

@@ -126,6 +126,10 @@ public:
   const lineage& history() const { return history_; }
   uint64_t epoch() const { return epoch_; }
   uint64_t seqno() const { return store_.seqno(); }
+  /// The seqno to tell others: 0 while a bootstrap rebuilds the store (its
+  /// history is empty then too), as for a store emptied to be rebuilt, so
+  /// that no core catching up takes this one for a source meanwhile.
+  uint64_t reported_seqno() const { return staging_ ? 0 : store_.seqno(); }
   size_t buffered() const { return buffer_.size(); }
   /// The copy a bootstrap is building (null when none runs).
   const shard_store* copy_in_progress() const { return staging_.get(); }
