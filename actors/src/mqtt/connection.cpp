@@ -337,6 +337,21 @@ std::string summary(listener_broker* self, const connection_state& st) {
          + std::to_string(st.pauses);
 }
 
+/// Runs `f` for one connection. Every connection of a listener runs in the
+/// listener's actor: an exception from one (a codec or transport bug)
+/// closes that connection, logged, instead of ending the listener and
+/// every other connection with it.
+template <class F>
+void guarded(listener_broker* self, connection_state& st, F& f) {
+  try {
+    f(st);
+  } catch (const std::exception& e) {
+    self->state.ctx->log->error("mqtt connection " + st.peer + ": internal error: "
+                                + e.what());
+    shut(self, st, std::string("internal error: ") + e.what(), true, true);
+  }
+}
+
 /// The connection of `hdl`, forgotten once it has closed.
 template <class F>
 auto with_connection(listener_broker* self, caf::io::connection_handle hdl,
@@ -345,7 +360,7 @@ auto with_connection(listener_broker* self, caf::io::connection_handle hdl,
   auto i = conns.find(hdl);
   if (i == conns.end())
     return;
-  f(i->second);
+  guarded(self, i->second, f);
   if (i->second.closing)
     conns.erase(i);
 }
@@ -400,6 +415,7 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
     return st.session && sender == caf::actor_cast<caf::strong_actor_ptr>(st.session);
   };
   auto own = [&] { return sender == self->ctrl(); };
+  auto handle = [&](connection_state& st) {
   msg.apply({
     [&](out_atom, const std::vector<uint8_t>& bytes, bool droppable) {
       out(self, st, bytes, droppable);
@@ -436,6 +452,8 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
         answer(summary(self, st), static_cast<uint64_t>(self->mailbox().size()));
     },
   });
+  };
+  guarded(self, st, handle);
   if (st.closing)
     conns.erase(i);
 }
@@ -444,7 +462,7 @@ void connect_timeouts(listener_broker* self) {
   auto& ls = self->state;
   if (!ls.connect_deadlines)
     return;
-  auto [due, next] = ls.connect_deadlines->fire(ls.ctx->now_ms());
+  auto [due, next] = ls.connect_deadlines->fire(deadline_clock_ms());
   for (auto& [hdl, id] : due)
     with_connection(self, hdl, [&, id = id](connection_state& st) {
       if (st.self.id() == id && !st.session)

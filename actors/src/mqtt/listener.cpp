@@ -159,7 +159,7 @@ void open_connection(listener_broker* self, caf::io::connection_handle hdl,
   self->ack_writes(hdl, true);
   if (!ls.connect_deadlines)
     ls.connect_deadlines.emplace(limits.connect_timeout_ms);
-  if (auto wake = ls.connect_deadlines->add({hdl, ref.id()}, ls.ctx->now_ms()))
+  if (auto wake = ls.connect_deadlines->add({hdl, ref.id()}, deadline_clock_ms()))
     self->delayed_send(self, std::chrono::milliseconds(*wake),
                        connect_timeout_atom::value);
   ls.ctx->directory->add(ref, "conn:" + std::to_string(ref.id()),

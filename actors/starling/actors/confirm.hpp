@@ -4,6 +4,7 @@
 // matched to its request instead of straying into the asking actor's
 // behaviour, and a failure is logged with what was being done.
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -27,6 +28,9 @@ namespace starling::actors {
 class confirmed_writes {
 public:
   static constexpr size_t window = 256;
+  /// An answer that never comes (its target died holding the request)
+  /// gives its place back after this long, logged as a timeout.
+  static constexpr std::chrono::seconds answer_timeout{60};
 
   /// Asks `to` with `xs...`; an `Answer` is the confirmation, an error is
   /// logged as "<what>: <reason>". `self` owns this object (in its state).
@@ -36,7 +40,7 @@ public:
     auto go = [this, self, to, log, what = std::move(what),
                msg = caf::make_message(std::forward<Ts>(xs)...)]() mutable {
       ++in_flight_;
-      self->request(to, caf::infinite, std::move(msg))
+      self->request(to, answer_timeout, std::move(msg))
         .then([this](const Answer&) { done(); },
               [this, log, what = std::move(what)](caf::error& err) {
                 log->warning(what + ": " + describe(err));

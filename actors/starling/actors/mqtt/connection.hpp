@@ -6,6 +6,7 @@
 #include <caf/monitorable_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,14 @@ struct listener_state {
 };
 
 using listener_broker = caf::stateful_actor<listener_state, caf::io::broker>;
+
+/// Connect deadlines count on the steady clock: a wall clock set back
+/// would hold silent sockets longer, one set forward would close clients
+/// still connecting.
+inline int64_t deadline_clock_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
 
 /// CAF keeps a read buffer of the policy's size per socket. A connection
 /// starts small (an idle fleet client's CONNECT, SUBSCRIBE and PINGREQ fit)
