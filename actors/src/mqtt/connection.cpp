@@ -415,43 +415,43 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
     return st.session && sender == caf::actor_cast<caf::strong_actor_ptr>(st.session);
   };
   auto own = [&] { return sender == self->ctrl(); };
-  auto handle = [&](connection_state& st) {
-  msg.apply({
-    [&](out_atom, const std::vector<uint8_t>& bytes, bool droppable) {
-      out(self, st, bytes, droppable);
-    },
-    [&](credit_atom, uint32_t n) {
-      st.unprocessed -= std::min(n, st.unprocessed);
-      if (st.paused && st.unprocessed <= max_unprocessed_packets / 2
-          && !st.closing)
-        resume_reading(self, st);
-    },
-    [&](bind_atom, const caf::actor& session, const std::string& client_id) {
-      bound(st, session, client_id, self);
-    },
-    [&](close_atom, const std::string& reason) {
-      if (from_session())
-        shut(self, st, reason, false);
-    },
-    [&](rearm_atom, uint32_t gen, uint32_t attempt) {
-      if (own() && gen == st.resume_gen && !st.paused && !st.closing
-          && st.reads == st.resumed_at)
-        resume_reading(self, st, attempt);
-    },
-    [&](caf::exit_msg& x) {
-      // Linked to an actor that ended, or told to end.
-      if (x.reason)
-        shut(self, st, "ended: " + self->system().render(x.reason), true,
-             false, x.reason);
-    },
-    [&](inspect_atom) {
-      // Its mailbox is its listener's.
-      if (!self->state.ctx->peers->allowed(sender))
-        answer(fail("not authenticated"));
-      else
-        answer(summary(self, st), static_cast<uint64_t>(self->mailbox().size()));
-    },
-  });
+  auto handle = [&](connection_state&) {
+    msg.apply({
+      [&](out_atom, const std::vector<uint8_t>& bytes, bool droppable) {
+        out(self, st, bytes, droppable);
+      },
+      [&](credit_atom, uint32_t n) {
+        st.unprocessed -= std::min(n, st.unprocessed);
+        if (st.paused && st.unprocessed <= max_unprocessed_packets / 2
+            && !st.closing)
+          resume_reading(self, st);
+      },
+      [&](bind_atom, const caf::actor& session, const std::string& client_id) {
+        bound(st, session, client_id, self);
+      },
+      [&](close_atom, const std::string& reason) {
+        if (from_session())
+          shut(self, st, reason, false);
+      },
+      [&](rearm_atom, uint32_t gen, uint32_t attempt) {
+        if (own() && gen == st.resume_gen && !st.paused && !st.closing
+            && st.reads == st.resumed_at)
+          resume_reading(self, st, attempt);
+      },
+      [&](caf::exit_msg& x) {
+        // Linked to an actor that ended, or told to end.
+        if (x.reason)
+          shut(self, st, "ended: " + self->system().render(x.reason), true,
+               false, x.reason);
+      },
+      [&](inspect_atom) {
+        // Its mailbox is its listener's.
+        if (!self->state.ctx->peers->allowed(sender))
+          answer(fail("not authenticated"));
+        else
+          answer(summary(self, st), static_cast<uint64_t>(self->mailbox().size()));
+      },
+    });
   };
   guarded(self, st, handle);
   if (st.closing)
