@@ -122,15 +122,18 @@ bool channel::resolve_topic(const publish& p, std::string& topic,
     topic = p.topic;
     return true;
   }
-  auto it = aliases().inbound.find(alias);
-  if (it == aliases_->inbound.end()) {
+  const std::string* known = nullptr;
+  if (aliases_)
+    if (auto it = aliases_->inbound.find(alias); it != aliases_->inbound.end())
+      known = &it->second;
+  if (!known) {
     protocol_violation(reason_code::protocol_error,
                        "topic alias " + std::to_string(alias)
                          + " is not set on this connection",
                        now, out);
     return false;
   }
-  topic = it->second;
+  topic = *known;
   return true;
 }
 

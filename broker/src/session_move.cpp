@@ -41,8 +41,8 @@ std::optional<int64_t> session_move::fetched(bool arrived) {
 }
 
 void session_move::remember(uint64_t id) {
-  if (id != 0 && open().seen.size() < limits_.dedup_capacity)
-    open_->seen.insert(id);
+  if (id != 0 && (!open_ || open_->seen.size() < limits_.dedup_capacity))
+    open().seen.insert(id);
 }
 
 void session_move::arrived_with(const session& s) {
@@ -83,7 +83,7 @@ std::vector<uint64_t> session_move::seen_ids() const {
 bool session_move::second_copy(uint64_t id) {
   if (id == 0 || (phase_ != phase::draining && phase_ != phase::deduping))
     return false;
-  if (open().seen.count(id)) {
+  if (open_ && open_->seen.count(id)) {
     ++second_copies_;
     return true;
   }

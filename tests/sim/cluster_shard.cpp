@@ -110,11 +110,11 @@ void cluster::carry(size_t i, shard_effects effects) {
                 agent_carry(i, id, a->second.stream->release());
               }
             };
-            // A core follows at once, a replicant after its batch time.
-            if (nodes_[a->second.subscriber].core)
+            auto after = a->second.stream->release_after_ms(timing::replicant_batch_ms);
+            if (after == 0)
               local(i, release);
             else
-              later(i, timing::replicant_batch_us, release);
+              later(i, after * ms, release);
           });
         break;
       case shard_effect::store:

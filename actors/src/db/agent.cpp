@@ -80,14 +80,11 @@ caf::behavior agent(agent_actor* self, db_context* db, caf::actor server,
       }
       if (!st.release_due) {
         st.release_due = true;
-        // A core follows the commit (it is on the write path): at once. A
-        // replicant's copy may lag a moment: what commits meanwhile goes
-        // in the same batch (rlog.replicant_batch_ms).
-        auto linger = st.db->settings.replicant_batch_ms;
-        if (st.gauge->core || linger == 0)
+        auto after = st.stream->release_after_ms(st.db->settings.replicant_batch_ms);
+        if (after == 0)
           self->send(self, release_atom::value);
         else
-          self->delayed_send(self, std::chrono::milliseconds(linger),
+          self->delayed_send(self, std::chrono::milliseconds(after),
                              release_atom::value);
       }
     },

@@ -342,9 +342,9 @@ std::string summary(listener_broker* self, const connection_state& st) {
 /// closes that connection, logged, instead of ending the listener and
 /// every other connection with it.
 template <class F>
-void guarded(listener_broker* self, connection_state& st, F& f) {
+void guarded(listener_broker* self, connection_state& st, F&& f) {
   try {
-    f(st);
+    f();
   } catch (const std::exception& e) {
     self->state.ctx->log->error("mqtt connection " + st.peer + ": internal error: "
                                 + e.what());
@@ -360,7 +360,7 @@ auto with_connection(listener_broker* self, caf::io::connection_handle hdl,
   auto i = conns.find(hdl);
   if (i == conns.end())
     return;
-  guarded(self, i->second, f);
+  guarded(self, i->second, [&] { f(i->second); });
   if (i->second.closing)
     conns.erase(i);
 }
@@ -415,7 +415,7 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
     return st.session && sender == caf::actor_cast<caf::strong_actor_ptr>(st.session);
   };
   auto own = [&] { return sender == self->ctrl(); };
-  auto handle = [&](connection_state&) {
+  guarded(self, st, [&] {
     msg.apply({
       [&](out_atom, const std::vector<uint8_t>& bytes, bool droppable) {
         out(self, st, bytes, droppable);
@@ -452,8 +452,7 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
           answer(summary(self, st), static_cast<uint64_t>(self->mailbox().size()));
       },
     });
-  };
-  guarded(self, st, handle);
+  });
   if (st.closing)
     conns.erase(i);
 }

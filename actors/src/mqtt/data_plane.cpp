@@ -397,15 +397,15 @@ data_plane::~data_plane() {
 
 void data_plane::stop() {
   auto& p = *impl_;
-  for (auto* a : {&p.inbox, &p.outbox})
-    if (*a) {
-      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
-      *a = nullptr;
+  auto stop_one = [](auto& a) {
+    if (a) {
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      a = nullptr;
     }
-  if (p.gatekeeper) {
-    caf::anon_send_exit(p.gatekeeper, caf::exit_reason::user_shutdown);
-    p.gatekeeper = nullptr;
-  }
+  };
+  stop_one(p.inbox);
+  stop_one(p.outbox);
+  stop_one(p.gatekeeper);
 }
 
 const caf::actor& data_plane::outbox() const {

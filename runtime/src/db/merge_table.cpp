@@ -9,8 +9,20 @@ namespace starling::runtime::db {
 // Records are indexed twice, by key (for lookups: who subscribes to this
 // filter) and by owner (to drop or replace a node's records at once). A
 // record lives in its key's slot; the owner's index holds pointers to the
-// keys (a std::map's keys do not move). Neither keeps an empty slot. The checksum hashes a record as record_hash(key, owner, value),
-// the same function shard_store uses, with the key in the table slot.
+// keys (a std::map's keys do not move). Neither keeps an empty slot. The
+// checksum hashes a record as record_hash(key, owner, value), the same
+// function shard_store uses, with the key in the table slot.
+
+namespace {
+
+/// `owner`'s record in a key's slot (end() when it has none).
+template <class Slot>
+auto find_owned(Slot& slot, uint32_t owner) {
+  return std::find_if(slot.begin(), slot.end(),
+                      [owner](const auto& o) { return o.owner == owner; });
+}
+
+} // namespace
 
 merge_table::owner_id merge_table::intern(const std::string& owner) {
   auto [i, added] = owner_ids_.try_emplace(owner,
@@ -33,8 +45,7 @@ bool merge_table::put(const std::string& key, const std::string& owner,
   auto id = intern(owner);
   auto k = by_key_.try_emplace(key).first;
   auto& slot = k->second;
-  auto r = std::find_if(slot.begin(), slot.end(),
-                        [id](const owned& o) { return o.owner == id; });
+  auto r = find_owned(slot, id);
   if (r != slot.end()) {
     if (r->value == value)
       return false;
@@ -49,12 +60,12 @@ bool merge_table::put(const std::string& key, const std::string& owner,
   return true;
 }
 
-void merge_table::erase_from_key(std::map<std::string, slot>::iterator k,
-                                 owner_id owner) {
-  auto& slot = k->second;
-  slot.erase(std::find_if(slot.begin(), slot.end(),
-                          [owner](const owned& o) { return o.owner == owner; }));
-  if (slot.empty())
+void merge_table::erase_record(std::map<std::string, slot>::iterator k,
+                               slot::iterator r) {
+  checksum_ ^= record_hash(k->first, owner_names_[r->owner], r->value);
+  --size_;
+  k->second.erase(r);
+  if (k->second.empty())
     by_key_.erase(k);
 }
 
@@ -63,15 +74,11 @@ bool merge_table::erase(const std::string& key, const std::string& owner) {
   auto k = by_key_.find(key);
   if (!id || k == by_key_.end())
     return false;
-  auto& slot = k->second;
-  auto r = std::find_if(slot.begin(), slot.end(),
-                        [id](const owned& o) { return o.owner == *id; });
-  if (r == slot.end())
+  auto r = find_owned(k->second, *id);
+  if (r == k->second.end())
     return false;
-  checksum_ ^= record_hash(key, owner, r->value);
-  --size_;
   by_owner_[*id].erase(&k->first);
-  erase_from_key(k, *id);
+  erase_record(k, r);
   return true;
 }
 
@@ -100,13 +107,8 @@ size_t merge_table::drop_owner(const std::string& owner) {
   by_owner_[*id].clear();
   for (auto key : keys) {
     auto k = by_key_.find(*key);
-    auto& slot = k->second;
-    auto r = std::find_if(slot.begin(), slot.end(),
-                          [id](const owned& o) { return o.owner == *id; });
-    checksum_ ^= record_hash(k->first, owner, r->value);
-    erase_from_key(k, *id);
+    erase_record(k, find_owned(k->second, *id));
   }
-  size_ -= keys.size();
   return keys.size();
 }
 
@@ -127,9 +129,7 @@ std::map<std::string, std::string> merge_table::owned_by(
     return out;
   for (auto key : by_owner_[*id]) {
     auto& slot = by_key_.find(*key)->second;
-    for (auto& o : slot)
-      if (o.owner == *id)
-        out.emplace(*key, o.value);
+    out.emplace(*key, find_owned(slot, *id)->value);
   }
   return out;
 }

@@ -59,8 +59,9 @@ private:
 
   owner_id intern(const std::string& owner);
   const owner_id* find_owner(const std::string& owner) const;
-  /// Erases `owner`'s record from the slot of `k` and the slot when empty.
-  void erase_from_key(std::map<std::string, slot>::iterator k, owner_id owner);
+  /// Erases the record `r` of the slot of `k` (its checksum and count too),
+  /// and the slot when it is empty then; the owner's index is the caller's.
+  void erase_record(std::map<std::string, slot>::iterator k, slot::iterator r);
 
   std::string name_;
   std::map<std::string, slot> by_key_;

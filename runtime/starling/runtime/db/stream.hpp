@@ -47,6 +47,13 @@ public:
   /// Sends what the window allows of what is held and queued; past the
   /// queue limit, cuts the subscriber off.
   output release();
+  /// How long the agent holds a burst before `release`: a core that
+  /// follows is on the write path (at once); a replicant's copy may lag
+  /// `replicant_batch_ms`, so that what commits meanwhile goes in the same
+  /// batch (rlog.replicant_batch_ms).
+  uint32_t release_after_ms(uint32_t replicant_batch_ms) const {
+    return core_ ? 0 : replicant_batch_ms;
+  }
   output ack(uint64_t epoch, uint64_t seqno);
 
   const std::string& node() const { return node_; }
