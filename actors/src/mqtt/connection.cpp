@@ -39,12 +39,6 @@ void send_from(const connection_state& st, const caf::actor& to, Ts&&... xs) {
   caf::send_as(st.self, to, std::forward<Ts>(xs)...);
 }
 
-/// Hands the rest of the socket's buffer to CAF's event loop.
-void flush(listener_broker* self, connection_state& st) {
-  st.caf_writing = true;
-  self->flush(st.hdl);
-}
-
 /// Closes the socket after what was written so far and ends the
 /// connection's actor; the listener forgets it once the event that closed
 /// it is handled. The session is told unless it asked for the close itself.
@@ -66,16 +60,13 @@ void shut(listener_broker* self, connection_state& st,
   }
   if (tell_session && st.session)
     send_from(st, st.session, closed_atom::value, reason);
-  if (!abort) {
-    if (!st.stack.empty() && st.stack.error().empty()) {
-      // close_notify / a WebSocket close frame after what was written.
-      transport::bytes bye;
-      st.stack.close(bye);
-      if (!bye.empty())
-        self->write(st.hdl, bye.size(), bye.data());
-    }
-    // What was written and not yet sent goes before the FIN.
-    flush(self, st);
+  if (!abort && !st.stack.empty() && st.stack.error().empty()) {
+    // close_notify / a WebSocket close frame after what was written.
+    transport::bytes bye;
+    st.stack.close(bye);
+    if (!bye.empty())
+      self->write(st.hdl, bye.size(), bye.data());
+    self->flush(st.hdl);
   }
   auto& ctx = *self->state.ctx;
   ctx.log->log(abort ? runtime::log_level::warning : runtime::log_level::debug,
@@ -88,28 +79,15 @@ void shut(listener_broker* self, connection_state& st,
     ->cleanup(std::move(exit), self->context());
 }
 
-/// Writes socket bytes (already through the transport stack) into CAF's
-/// buffer of the socket. While CAF is writing, it sends them behind what it
-/// has. Otherwise the listener sends them itself once it has handled the
-/// mail already queued (send_now), all a burst wrote in one system call:
-/// CAF's own flush costs two epoll_ctl calls and a turn of its event loop
-/// for every write.
+/// Writes socket bytes (already through the transport stack).
 void write_raw(listener_broker* self, connection_state& st,
                const std::vector<uint8_t>& bytes) {
   if (bytes.empty())
     return;
   self->write(st.hdl, bytes.size(), bytes.data());
+  self->flush(st.hdl);
   st.unsent += bytes.size();
   st.bytes_out += bytes.size();
-  if (st.caf_writing || st.send_queued)
-    return;
-  auto& ls = self->state;
-  st.send_queued = true;
-  ls.to_send.emplace_back(st.hdl, st.self.id());
-  if (!ls.send_now_queued) {
-    ls.send_now_queued = true;
-    self->send(self, send_now_atom::value);
-  }
 }
 
 /// Writes MQTT bytes: through TLS and WebSocket framing when the listener
@@ -407,43 +385,8 @@ void connection_data(listener_broker* self, const caf::io::new_data_msg& msg) {
 
 void connection_written(listener_broker* self,
                         const caf::io::data_transferred_msg& msg) {
-  with_connection(self, msg.handle, [&](connection_state& st) {
-    st.unsent = msg.remaining;
-    // Nothing left: CAF stops writing (its stream takes the socket off
-    // the write list right after this).
-    if (msg.remaining == 0)
-      st.caf_writing = false;
-  });
-}
-
-void send_now(listener_broker* self) {
-  auto& ls = self->state;
-  ls.send_now_queued = false;
-  auto batch = std::move(ls.to_send);
-  ls.to_send.clear();
-  for (auto& [hdl, id] : batch) {
-    auto i = ls.conns.find(hdl);
-    if (i == ls.conns.end() || i->second.self.id() != id)
-      continue; // closed since
-    auto& st = i->second;
-    st.send_queued = false;
-    if (st.caf_writing || st.closing)
-      continue;
-    auto& buf = self->wr_buf(hdl);
-    if (buf.empty())
-      continue;
-    // CAF 0.17's default multiplexer uses the native socket as the id.
-    auto n = ::send(static_cast<int>(hdl.id()), buf.data(), buf.size(),
-                    MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) {
-      buf.erase(buf.begin(), buf.begin() + n);
-      st.unsent -= static_cast<uint64_t>(n);
-    }
-    // A full socket or an error: CAF's event loop writes the rest, or
-    // reports the error as it closes the connection.
-    if (!buf.empty())
-      flush(self, st);
-  }
+  with_connection(self, msg.handle,
+                  [&](connection_state& st) { st.unsent = msg.remaining; });
 }
 
 void connection_gone(listener_broker* self, caf::io::connection_handle hdl) {

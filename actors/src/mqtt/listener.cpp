@@ -68,10 +68,6 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
     },
     [self](conn_mail_atom, caf::io::connection_handle hdl, caf::actor_id id,
            caf::message& msg) { connection_message(self, hdl, id, msg); },
-    [self](send_now_atom) {
-      if (self->current_sender() == self->ctrl())
-        send_now(self);
-    },
     [self](connect_timeout_atom) {
       if (self->current_sender() == self->ctrl())
         connect_timeouts(self);

@@ -95,10 +95,6 @@ struct connection_state {
   bool closing = false;
   bool failed = false; ///< a decode error was handed to the session
   bool paused = false; ///< reading halted for lack of credit
-  /// CAF's stream is writing (waits for the socket to take more): what is
-  /// written goes out behind it, in CAF's event loop.
-  bool caf_writing = false;
-  bool send_queued = false; ///< on the listener's `to_send`
   uint32_t unprocessed = 0; ///< packets sent to the session, not credited
   uint32_t read_size = 0;   ///< current CAF read buffer size
   uint32_t pauses = 0;
@@ -126,10 +122,6 @@ struct listener_state {
   /// id of their actor (a socket number is reused once closed).
   std::optional<broker::deadline_queue<std::pair<caf::io::connection_handle, caf::actor_id>>>
     connect_deadlines;
-  /// Connections written to since the listener last sent (send_now),
-  /// by handle and the id of their actor.
-  std::vector<std::pair<caf::io::connection_handle, caf::actor_id>> to_send;
-  bool send_now_queued = false;
   static inline const char* name = "mqtt_listener";
 };
 
@@ -172,11 +164,6 @@ void connection_message(listener_broker* self, caf::io::connection_handle hdl,
 using conn_mail_atom = caf::atom_constant<caf::atom("m_conn")>;
 /// (m_ctimeout): the listener's connect timer.
 using connect_timeout_atom = caf::atom_constant<caf::atom("m_ctimeout")>;
-/// (m_sendnow): the listener sends what its connections were written.
-using send_now_atom = caf::atom_constant<caf::atom("m_sendnow")>;
-/// Sends, straight to each socket, what the connections on `to_send` were
-/// written; CAF's event loop takes what a socket does not accept.
-void send_now(listener_broker* self);
 /// The listener's connect timer fired: sockets that did not send CONNECT
 /// in time are closed.
 void connect_timeouts(listener_broker* self);
