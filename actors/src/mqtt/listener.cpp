@@ -12,6 +12,7 @@
 
 #include "starling/actors/actor_directory.hpp"
 #include "starling/actors/mqtt/connection.hpp"
+#include "starling/actors/mqtt/socket.hpp"
 #include "starling/actors/inspect.hpp"
 #include "starling/actors/node_context.hpp"
 #include "starling/actors/peer_registry.hpp"
@@ -31,7 +32,7 @@ caf::behavior listener_fn(listener_broker* self, node_context* ctx,
                           std::shared_ptr<const listener_setup> setup,
                           bound_promise bound) {
   auto& host = l.address.host;
-  auto res = self->add_tcp_doorman(l.address.port, host.c_str(), true);
+  auto res = add_mqtt_doorman(self, l.address.port, host);
   if (!res) {
     bound->set_value(fail("cannot listen for MQTT on " + host + ":"
                           + std::to_string(l.address.port) + " (" + l.name

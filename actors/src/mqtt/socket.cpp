@@ -1,0 +1,248 @@
+#include "starling/actors/mqtt/socket.hpp"
+
+#include <sys/socket.h>
+
+#include <thread>
+#include <vector>
+
+#include <caf/io/abstract_broker.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
+#include <caf/io/network/doorman_impl.hpp>
+#include <caf/io/network/stream.hpp>
+#include <caf/io/scribe.hpp>
+#include <caf/make_counted.hpp>
+#include <caf/policy/tcp.hpp>
+
+namespace starling::actors::mqtt {
+
+namespace {
+
+namespace net = caf::io::network;
+
+/// CAF's TCP policy, but the second read of one readiness event reports
+/// "nothing more" (CAF's stream then leaves its read loop): epoll is
+/// level-triggered in CAF, so bytes still waiting raise the next event.
+/// CAF's own loop reads until the socket is empty, which costs an extra
+/// recv(2) that fails with EAGAIN on nearly every event of an MQTT client.
+struct one_read_tcp {
+  bool done = false;
+
+  net::rw_state read_some(size_t& result, net::native_socket fd, void* buf,
+                          size_t len) {
+    if (done) {
+      result = 0;
+      return net::rw_state::indeterminate;
+    }
+    done = true;
+    return caf::policy::tcp::read_some(result, fd, buf, len);
+  }
+
+  static net::rw_state write_some(size_t& result, net::native_socket fd,
+                                  const void* buf, size_t len) {
+    return caf::policy::tcp::write_some(result, fd, buf, len);
+  }
+
+  static constexpr bool must_read_more(net::native_socket, size_t) {
+    return false;
+  }
+};
+
+class mqtt_stream final : public net::stream {
+public:
+  using net::stream::stream;
+
+  void handle_event(net::operation op) override {
+    one_read_tcp policy;
+    handle_event_impl(op, policy);
+  }
+
+  /// Whether CAF's write path holds bytes (it then sends what is written
+  /// after them, in order).
+  bool writing() const {
+    return state_.writing;
+  }
+};
+
+class mqtt_scribe;
+
+/// The scribes written to during the listener's current run, and whether
+/// their send is posted to the multiplexer. Only the multiplexer's thread
+/// (where brokers run in CAF 0.17) touches them.
+struct unsent_scribes {
+  std::vector<caf::intrusive_ptr<mqtt_scribe>> scribes;
+  bool posted = false;
+};
+
+thread_local unsent_scribes unsent;
+
+/// CAF's default scribe (scribe_impl) with `one_read_tcp` and a direct send.
+class mqtt_scribe final : public caf::io::scribe {
+public:
+  mqtt_scribe(net::default_multiplexer& mpx, net::native_socket fd)
+    : caf::io::scribe(net::conn_hdl_from_socket(fd)), stream_(mpx, fd) {}
+
+  void configure_read(caf::io::receive_policy::config config) override {
+    stream_.configure_read(config);
+    if (!launched_) {
+      launched_ = true;
+      stream_.start(this);
+    }
+  }
+
+  void ack_writes(bool enable) override {
+    stream_.ack_writes(enable);
+  }
+
+  std::vector<char>& wr_buf() override {
+    return stream_.wr_buf();
+  }
+
+  std::vector<char>& rd_buf() override {
+    return stream_.rd_buf();
+  }
+
+  /// Sends what is unsent first: CAF shuts the socket's write side down
+  /// once its own buffer is empty.
+  void graceful_shutdown() override {
+    if (send_due_)
+      send_now();
+    sent_unreported_ = 0; // the listener is closing it
+    stream_.graceful_shutdown();
+    detach(&stream_.backend(), false);
+  }
+
+  /// Sends at once when this is the listener's last mail for now (a paced
+  /// message waits for nothing), else right after the listener's run, so
+  /// that a burst to one socket is one send(2). Leaves the bytes to CAF's
+  /// write path when it holds bytes of this socket already (they go in
+  /// order), or when called off the multiplexer's thread (which CAF 0.17
+  /// does not do).
+  void flush() override {
+    if (stream_.wr_buf().empty())
+      return;
+    if (stream_.writing()
+        || std::this_thread::get_id() != stream_.backend().thread_id()) {
+      stream_.flush(this);
+      return;
+    }
+    if (parent() != nullptr && parent()->mailbox().empty())
+      send_now();
+    else
+      send_due_ = true;
+    after_run();
+  }
+
+  std::string addr() const override {
+    auto x = net::remote_addr_of_fd(stream_.fd());
+    return x ? std::move(*x) : std::string{};
+  }
+
+  uint16_t port() const override {
+    auto x = net::remote_port_of_fd(stream_.fd());
+    return x ? *x : 0;
+  }
+
+  void add_to_loop() override {
+    stream_.activate(this);
+  }
+
+  void remove_from_loop() override {
+    stream_.passivate();
+  }
+
+private:
+  /// Queues this socket for `after_runs`.
+  void after_run() {
+    if (queued_)
+      return;
+    queued_ = true;
+    unsent.scribes.emplace_back(this);
+    if (!unsent.posted) {
+      unsent.posted = true;
+      stream_.backend().post(after_runs);
+    }
+  }
+
+  /// Right after the listener's run: sends what is due and tells the
+  /// listener what was sent (`ack_writes`, as CAF's write path does; not
+  /// from `flush`, which runs inside one of the listener's handlers).
+  static void after_runs() {
+    auto batch = std::move(unsent.scribes);
+    unsent.scribes.clear();
+    unsent.posted = false;
+    for (auto& s : batch) {
+      s->queued_ = false;
+      if (s->send_due_)
+        s->send_now();
+      s->report();
+    }
+  }
+
+  /// One send(2); what the socket does not take, and any error, goes to
+  /// CAF's write path, which waits for the socket and reports failures to
+  /// the listener as for any scribe.
+  void send_now() {
+    send_due_ = false;
+    auto& buf = stream_.wr_buf();
+    if (buf.empty())
+      return;
+    if (!stream_.writing()) {
+      auto n = ::send(stream_.fd(), buf.data(), buf.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        buf.erase(buf.begin(), buf.begin() + n);
+        sent_unreported_ += static_cast<size_t>(n);
+      }
+      if (buf.empty())
+        return;
+    }
+    stream_.flush(this);
+  }
+
+  /// Once CAF's write path holds bytes, its own reports count them.
+  void report() {
+    auto sent = sent_unreported_;
+    sent_unreported_ = 0;
+    if (sent > 0 && !stream_.writing() && stream_.ack_writes())
+      data_transferred(&stream_.backend(), sent, stream_.wr_buf().size());
+  }
+
+  mqtt_stream stream_;
+  bool launched_ = false;
+  bool queued_ = false;   ///< in `unsent`
+  bool send_due_ = false; ///< bytes wait for `after_runs`
+  size_t sent_unreported_ = 0;
+};
+
+class mqtt_doorman final : public net::doorman_impl {
+public:
+  using net::doorman_impl::doorman_impl;
+
+  /// As CAF's doorman, with an MQTT scribe for the accepted socket.
+  bool new_connection() override {
+    if (detached())
+      return false;
+    auto& mpx = acceptor_.backend();
+    auto scribe = caf::make_counted<mqtt_scribe>(mpx, acceptor_.accepted_socket());
+    auto hdl = scribe->hdl();
+    parent()->add_scribe(std::move(scribe));
+    return doorman::new_connection(&mpx, hdl);
+  }
+};
+
+} // namespace
+
+caf::expected<std::pair<caf::io::accept_handle, uint16_t>>
+add_mqtt_doorman(caf::io::abstract_broker* self, uint16_t port,
+                 const std::string& host) {
+  auto fd = net::new_tcp_acceptor_impl(port, host.c_str(), true);
+  if (!fd)
+    return std::move(fd.error());
+  auto& mpx = static_cast<net::default_multiplexer&>(self->backend());
+  auto doorman = caf::make_counted<mqtt_doorman>(mpx, *fd);
+  auto hdl = doorman->hdl();
+  auto bound = doorman->port();
+  self->add_doorman(std::move(doorman));
+  return std::make_pair(hdl, bound);
+}
+
+} // namespace starling::actors::mqtt
