@@ -151,14 +151,16 @@ void on_synced(tables_actor* self, const std::string& table) {
   }
 }
 
-caf::behavior tables_fn(tables_actor* self, mgmt_context* ctx) {
+/// The shards come from the spawning thread: this runs later, on a
+/// scheduler thread, when a node whose start failed may have cleared them.
+caf::behavior tables_fn(tables_actor* self, mgmt_context* ctx, caf::actor db_manager,
+                        caf::actor conf_shard, caf::actor mgmt_shard) {
   auto& st = self->state;
   st.ctx = ctx;
   st.core = ctx->node->cfg.role == runtime::node_role::core;
-  auto& db = *ctx->node->db;
-  st.db = db.manager;
-  st.conf_shard = db.shards.at("conf_shard");
-  st.mgmt_shard = db.shards.at("mgmt_shard");
+  st.db = std::move(db_manager);
+  st.conf_shard = std::move(conf_shard);
+  st.mgmt_shard = std::move(mgmt_shard);
   self->send(st.conf_shard, db::watch_atom::value, std::string(config_table));
   self->send(st.mgmt_shard, db::watch_atom::value, std::string(sm::user_table));
   self->send(st.mgmt_shard, db::watch_atom::value, std::string(sm::api_key_table));
@@ -213,7 +215,10 @@ caf::actor spawn_mgmt_actor(mgmt_context& ctx);
 
 void spawn_mgmt_actors(mgmt_context& ctx) {
   ctx.actor = spawn_mgmt_actor(ctx);
-  ctx.tables = ctx.node->sys->spawn(tables_fn, &ctx);
+  auto& db = *ctx.node->db;
+  ctx.tables = ctx.node->sys->spawn(tables_fn, &ctx, db.manager,
+                                    db.shards.at("conf_shard"),
+                                    db.shards.at("mgmt_shard"));
   ctx.node->directory->add(ctx.tables, "mgmt_tables", "mgmt_tables");
 }
 
