@@ -1,5 +1,7 @@
 #include "starling/actors/mqtt/socket.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <thread>
@@ -19,41 +21,47 @@ namespace {
 
 namespace net = caf::io::network;
 
-/// CAF's TCP policy, but the second read of one readiness event reports
-/// "nothing more" (CAF's stream then leaves its read loop): epoll is
-/// level-triggered in CAF, so bytes still waiting raise the next event.
-/// CAF's own loop reads until the socket is empty, which costs an extra
-/// recv(2) that fails with EAGAIN on nearly every event of an MQTT client.
-struct one_read_tcp {
-  bool done = false;
+/// The bytes of one read, for every MQTT socket of the multiplexer's
+/// thread: a socket keeps no read buffer between reads (CAF's stream keeps
+/// one as large as its read size, 256 B for an idle client and up to 64
+/// KiB for one that sent a burst).
+thread_local std::vector<char> read_buffer;
 
-  net::rw_state read_some(size_t& result, net::native_socket fd, void* buf,
-                          size_t len) {
-    if (done) {
-      result = 0;
-      return net::rw_state::indeterminate;
-    }
-    done = true;
-    return caf::policy::tcp::read_some(result, fd, buf, len);
-  }
-
-  static net::rw_state write_some(size_t& result, net::native_socket fd,
-                                  const void* buf, size_t len) {
-    return caf::policy::tcp::write_some(result, fd, buf, len);
-  }
-
-  static constexpr bool must_read_more(net::native_socket, size_t) {
-    return false;
-  }
-};
-
+/// CAF's stream, but it reads itself: once per readiness event, into
+/// `read_buffer`. CAF's epoll is level-triggered, so bytes still waiting
+/// raise the next event; CAF's own loop reads until the socket is empty,
+/// which costs a recv(2) failing with EAGAIN after nearly every packet of
+/// an MQTT client. Writes and errors take CAF's path.
 class mqtt_stream final : public net::stream {
 public:
-  using net::stream::stream;
+  mqtt_stream(net::default_multiplexer& mpx, net::native_socket fd,
+              caf::io::scribe& owner)
+    : net::stream(mpx, fd), owner_(owner) {
+    // CAF's read buffer stays empty: `start` sizes it to this.
+    configure_read(caf::io::receive_policy::at_most(0));
+  }
+
+  /// The most one read takes (the listener asks for `at_most` only).
+  void read_at_most(size_t n) {
+    max_read_ = n;
+  }
 
   void handle_event(net::operation op) override {
-    one_read_tcp policy;
-    handle_event_impl(op, policy);
+    if (op != net::operation::read) {
+      caf::policy::tcp policy;
+      handle_event_impl(op, policy);
+      return;
+    }
+    auto& buf = read_buffer;
+    buf.resize(max_read_);
+    size_t n = 0;
+    auto res = caf::policy::tcp::read_some(n, fd(), buf.data(), buf.size());
+    if (res == net::rw_state::failure) {
+      owner_.io_failure(&backend(), net::operation::read);
+      passivate();
+    } else if (n > 0 && !owner_.consume(&backend(), buf.data(), n)) {
+      passivate();
+    }
   }
 
   /// Whether CAF's write path holds bytes (it then sends what is written
@@ -61,9 +69,17 @@ public:
   bool writing() const {
     return state_.writing;
   }
+
+private:
+  caf::io::scribe& owner_;
+  size_t max_read_ = 0;
 };
 
 class mqtt_scribe;
+
+/// The write buffer a socket keeps between sends; a larger one (a burst's)
+/// is given back once it is sent.
+constexpr size_t kept_write_capacity = 4096;
 
 /// The scribes written to during the listener's current run, and whether
 /// their send is posted to the multiplexer. Only the multiplexer's thread
@@ -75,14 +91,15 @@ struct unsent_scribes {
 
 thread_local unsent_scribes unsent;
 
-/// CAF's default scribe (scribe_impl) with `one_read_tcp` and a direct send.
+/// CAF's default scribe (scribe_impl) with `mqtt_stream`'s reads, the
+/// shared read buffer and a direct send.
 class mqtt_scribe final : public caf::io::scribe {
 public:
   mqtt_scribe(net::default_multiplexer& mpx, net::native_socket fd)
-    : caf::io::scribe(net::conn_hdl_from_socket(fd)), stream_(mpx, fd) {}
+    : caf::io::scribe(net::conn_hdl_from_socket(fd)), stream_(mpx, fd, *this) {}
 
   void configure_read(caf::io::receive_policy::config config) override {
-    stream_.configure_read(config);
+    stream_.read_at_most(config.second);
     if (!launched_) {
       launched_ = true;
       stream_.start(this);
@@ -97,8 +114,10 @@ public:
     return stream_.wr_buf();
   }
 
+  /// CAF's scribe swaps this into the listener's new_data_msg and back
+  /// after the handler (`scribe::consume`).
   std::vector<char>& rd_buf() override {
-    return stream_.rd_buf();
+    return read_buffer;
   }
 
   /// Sends what is unsent first: CAF shuts the socket's write side down
@@ -132,12 +151,33 @@ public:
     after_run();
   }
 
+  /// The peer's address as CAF writes it; keeps the port, which the
+  /// listener asks for next, so that one getpeername(2) answers both.
   std::string addr() const override {
-    auto x = net::remote_addr_of_fd(stream_.fd());
-    return x ? std::move(*x) : std::string{};
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    if (::getpeername(stream_.fd(), reinterpret_cast<sockaddr*>(&peer), &len) != 0)
+      return {};
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* where = nullptr;
+    if (peer.ss_family == AF_INET) {
+      auto& in = reinterpret_cast<const sockaddr_in&>(peer);
+      where = &in.sin_addr;
+      port_ = ntohs(in.sin_port);
+    } else if (peer.ss_family == AF_INET6) {
+      auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
+      where = &in6.sin6_addr;
+      port_ = ntohs(in6.sin6_port);
+    }
+    if (where == nullptr
+        || ::inet_ntop(peer.ss_family, where, text, sizeof(text)) == nullptr)
+      return {};
+    return text;
   }
 
   uint16_t port() const override {
+    if (port_ != 0)
+      return port_;
     auto x = net::remote_port_of_fd(stream_.fd());
     return x ? *x : 0;
   }
@@ -192,8 +232,12 @@ private:
         buf.erase(buf.begin(), buf.begin() + n);
         sent_unreported_ += static_cast<size_t>(n);
       }
-      if (buf.empty())
+      if (buf.empty()) {
+        // A burst's buffer is not kept for a client that goes quiet.
+        if (buf.capacity() > kept_write_capacity)
+          std::vector<char>{}.swap(buf);
         return;
+      }
     }
     stream_.flush(this);
   }
@@ -211,6 +255,7 @@ private:
   bool queued_ = false;   ///< in `unsent`
   bool send_due_ = false; ///< bytes wait for `after_runs`
   size_t sent_unreported_ = 0;
+  mutable uint16_t port_ = 0; ///< the peer's, once `addr` asked
 };
 
 class mqtt_doorman final : public net::doorman_impl {

@@ -16,6 +16,7 @@ namespace starling::actors::mqtt {
 /// - one read per readiness event: the event loop is level-triggered, so
 ///   what is left is read on the next turn, and the read CAF would make to
 ///   find the socket empty is saved;
+/// - one read buffer for all of them instead of one per socket;
 /// - what the listener writes is sent with one send(2), at once when the
 ///   listener has no more mail, else right after its run, instead of CAF
 ///   registering the socket for writability and removing it again (two
