@@ -1,7 +1,5 @@
 #include "starling/actors/mqtt/socket.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <thread>
@@ -81,15 +79,10 @@ class mqtt_scribe;
 /// is given back once it is sent.
 constexpr size_t kept_write_capacity = 4096;
 
-/// The scribes written to during the listener's current run, and whether
-/// their send is posted to the multiplexer. Only the multiplexer's thread
-/// (where brokers run in CAF 0.17) touches them.
-struct unsent_scribes {
-  std::vector<caf::intrusive_ptr<mqtt_scribe>> scribes;
-  bool posted = false;
-};
-
-thread_local unsent_scribes unsent;
+/// The scribes written to during the listener's current run; a send of
+/// them is posted to the multiplexer when the first one comes. Only the
+/// multiplexer's thread (where brokers run in CAF 0.17) touches them.
+thread_local std::vector<caf::intrusive_ptr<mqtt_scribe>> unsent;
 
 /// CAF's default scribe (scribe_impl) with `mqtt_stream`'s reads, the
 /// shared read buffer and a direct send.
@@ -148,36 +141,15 @@ public:
       send_now();
     else
       send_due_ = true;
-    after_run();
+    queue_after_run();
   }
 
-  /// The peer's address as CAF writes it; keeps the port, which the
-  /// listener asks for next, so that one getpeername(2) answers both.
   std::string addr() const override {
-    sockaddr_storage peer{};
-    socklen_t len = sizeof(peer);
-    if (::getpeername(stream_.fd(), reinterpret_cast<sockaddr*>(&peer), &len) != 0)
-      return {};
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* where = nullptr;
-    if (peer.ss_family == AF_INET) {
-      auto& in = reinterpret_cast<const sockaddr_in&>(peer);
-      where = &in.sin_addr;
-      port_ = ntohs(in.sin_port);
-    } else if (peer.ss_family == AF_INET6) {
-      auto& in6 = reinterpret_cast<const sockaddr_in6&>(peer);
-      where = &in6.sin6_addr;
-      port_ = ntohs(in6.sin6_port);
-    }
-    if (where == nullptr
-        || ::inet_ntop(peer.ss_family, where, text, sizeof(text)) == nullptr)
-      return {};
-    return text;
+    auto x = net::remote_addr_of_fd(stream_.fd());
+    return x ? std::move(*x) : std::string{};
   }
 
   uint16_t port() const override {
-    if (port_ != 0)
-      return port_;
     auto x = net::remote_port_of_fd(stream_.fd());
     return x ? *x : 0;
   }
@@ -192,24 +164,21 @@ public:
 
 private:
   /// Queues this socket for `after_runs`.
-  void after_run() {
+  void queue_after_run() {
     if (queued_)
       return;
     queued_ = true;
-    unsent.scribes.emplace_back(this);
-    if (!unsent.posted) {
-      unsent.posted = true;
+    if (unsent.empty())
       stream_.backend().post(after_runs);
-    }
+    unsent.emplace_back(this);
   }
 
   /// Right after the listener's run: sends what is due and tells the
   /// listener what was sent (`ack_writes`, as CAF's write path does; not
   /// from `flush`, which runs inside one of the listener's handlers).
   static void after_runs() {
-    auto batch = std::move(unsent.scribes);
-    unsent.scribes.clear();
-    unsent.posted = false;
+    auto batch = std::move(unsent);
+    unsent.clear();
     for (auto& s : batch) {
       s->queued_ = false;
       if (s->send_due_)
@@ -255,7 +224,6 @@ private:
   bool queued_ = false;   ///< in `unsent`
   bool send_due_ = false; ///< bytes wait for `after_runs`
   size_t sent_unreported_ = 0;
-  mutable uint16_t port_ = 0; ///< the peer's, once `addr` asked
 };
 
 class mqtt_doorman final : public net::doorman_impl {
