@@ -710,6 +710,7 @@ TEST_CASE("client manager: a session that fails is forgotten with its registry "
 // unsorted vector) for every answer, so the router was busy for minutes.
 namespace {
 using write_atom = caf::atom_constant<caf::atom("t_write")>;
+using answer_atom = caf::atom_constant<caf::atom("t_answer")>;
 struct writer_state {
   actors::confirmed_writes writes;
   caf::actor target;
@@ -727,10 +728,13 @@ TEST_CASE("confirmed writes: at most a window in flight, the rest sent in "
   auto writer = t.sys.spawn([&](writer_actor* self) -> caf::behavior {
     self->state.target = store.actor;
     return {[self, &log](write_atom, int i) {
-      self->state.writes.send<bool>(self, self->state.target, &log,
-                                    "write " + std::to_string(i),
-                                    adb::put_atom::value, i);
-    }};
+              self->state.writes.send<bool>(self, self->state.target, &log,
+                                            "write " + std::to_string(i),
+                                            adb::put_atom::value, i);
+            },
+            [self](actors::confirm_sweep_atom, uint64_t which) {
+              self->state.writes.sweep(self, which);
+            }};
   });
   auto& st = caf::actor_cast<writer_actor*>(writer)->state;
   const int n = 1000;
@@ -758,5 +762,45 @@ TEST_CASE("confirmed writes: at most a window in flight, the rest sent in "
   CHECK(st.writes.in_flight() == 0);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].find("write 1000: ") != std::string::npos);
-  stop_all(t, {writer, store.actor, broken.actor});
+  // An answer that never comes (the target holds the request, as one on a
+  // node that went away does) gives its place back after the timeout, and
+  // the write is logged; the writes waiting behind it go out.
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto silent = t.sys.spawn([held](caf::event_based_actor* self) -> caf::behavior {
+    return {[self, held](adb::put_atom, int) -> caf::result<bool> {
+              held->push_back(self->make_response_promise());
+              return caf::delegated<bool>{};
+            },
+            [held](answer_atom, size_t i) { (*held)[i].deliver(true); }};
+  });
+  st.target = silent;
+  const int m = static_cast<int>(actors::confirmed_writes::window) + 3;
+  for (int i = 0; i < m; ++i)
+    caf::anon_send(writer, write_atom::value, 2000 + i);
+  t.sched.run(); // no timeout fired yet
+  CHECK(held->size() == actors::confirmed_writes::window);
+  CHECK(st.writes.in_flight() == actors::confirmed_writes::window);
+  CHECK(st.writes.waiting() == 3);
+  lines.clear();
+  REQUIRE(t.sched.trigger_timeout());
+  t.sched.run();
+  CHECK(lines.size() == actors::confirmed_writes::window);
+  CHECK(lines[0].find("write 2000: no answer within 60 s") != std::string::npos);
+  CHECK(held->size() == actors::confirmed_writes::window + 3);
+  CHECK(st.writes.in_flight() == 3);
+  CHECK(st.writes.waiting() == 0);
+  // A late answer to a write already given up changes nothing.
+  caf::anon_send(silent, answer_atom::value, size_t{0});
+  t.sched.run();
+  CHECK(st.writes.in_flight() == 3);
+  // The rest are answered: none in flight, no timer left behind that logs.
+  for (size_t i = actors::confirmed_writes::window; i < held->size(); ++i)
+    caf::anon_send(silent, answer_atom::value, i);
+  t.sched.run();
+  CHECK(st.writes.in_flight() == 0);
+  lines.clear();
+  while (t.sched.trigger_timeout())
+    t.sched.run();
+  CHECK(lines.empty());
+  stop_all(t, {writer, store.actor, broken.actor, silent});
 }

@@ -252,6 +252,9 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
       self->quit(msg.reason);
   });
   return {
+    [self](confirm_sweep_atom, uint64_t which) {
+      self->state.registry_writes.sweep(self, which);
+    },
     [self](connect_atom, broker::connect& c, const caf::actor& conn,
            const client_origin& origin) {
       auto& st = self->state;

@@ -310,6 +310,10 @@ caf::behavior router_fn(router_actor* self, mqtt_context* ctx) {
     self->send(st.merge_server, db::watch_atom::value, std::string("routes"));
   }
   return {
+    [self](confirm_sweep_atom, uint64_t which) {
+      self->state.route_writes.sweep(self, which);
+      self->state.retained_writes.sweep(self, which);
+    },
     [self](db::mchange_atom, const std::string& table, const std::string& owner,
            const std::string& key, bool present) {
       if (self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(
