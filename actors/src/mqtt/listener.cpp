@@ -1,9 +1,5 @@
 #include "starling/actors/mqtt/listener.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <future>
 #include <memory>
 
@@ -150,11 +146,9 @@ void open_connection(listener_broker* self, caf::io::connection_handle hdl,
   if (addr.rfind("::ffff:", 0) == 0)
     addr = addr.substr(7);
   st.peer = addr + ":" + std::to_string(self->remote_port(hdl));
-  // Small MQTT packets must not wait for Nagle's algorithm (EMQX sets
-  // nodelay on its listeners too); CAF 0.17 uses the socket as the handle id.
-  int one = 1;
-  ::setsockopt(static_cast<int>(hdl.id()), IPPROTO_TCP, TCP_NODELAY, &one,
-               sizeof(one));
+  // Small MQTT packets do not wait for Nagle's algorithm: CAF 0.17 sets
+  // TCP_NODELAY on every socket it handles (event_handler::set_fd_flags),
+  // as EMQX's listeners do.
   st.read_size = read_sizes[0];
   self->configure_read(hdl, caf::io::receive_policy::at_most(st.read_size));
   self->ack_writes(hdl, true);

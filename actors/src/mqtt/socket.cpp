@@ -1,5 +1,7 @@
 #include "starling/actors/mqtt/socket.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <thread>
@@ -7,7 +9,8 @@
 
 #include <caf/io/abstract_broker.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
-#include <caf/io/network/doorman_impl.hpp>
+#include <caf/io/doorman.hpp>
+#include <caf/io/network/acceptor.hpp>
 #include <caf/io/network/stream.hpp>
 #include <caf/io/scribe.hpp>
 #include <caf/make_counted.hpp>
@@ -75,6 +78,14 @@ private:
 
 class mqtt_scribe;
 
+/// The peer's address as accept(2) gives it, kept so that the listener's
+/// questions for address and port cost no getpeername(2).
+union peer_address {
+  sockaddr any;
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+};
+
 /// The write buffer a socket keeps between sends; a larger one (a burst's)
 /// is given back once it is sent.
 constexpr size_t kept_write_capacity = 4096;
@@ -88,8 +99,11 @@ thread_local std::vector<caf::intrusive_ptr<mqtt_scribe>> unsent;
 /// shared read buffer and a direct send.
 class mqtt_scribe final : public caf::io::scribe {
 public:
-  mqtt_scribe(net::default_multiplexer& mpx, net::native_socket fd)
-    : caf::io::scribe(net::conn_hdl_from_socket(fd)), stream_(mpx, fd, *this) {}
+  mqtt_scribe(net::default_multiplexer& mpx, net::native_socket fd,
+              const peer_address& peer)
+    : caf::io::scribe(net::conn_hdl_from_socket(fd)),
+      stream_(mpx, fd, *this),
+      peer_(peer) {}
 
   void configure_read(caf::io::receive_policy::config config) override {
     stream_.read_at_most(config.second);
@@ -144,14 +158,22 @@ public:
     queue_after_run();
   }
 
+  /// As CAF's `remote_addr_of_fd` would say, from what accept(2) said.
   std::string addr() const override {
-    auto x = net::remote_addr_of_fd(stream_.fd());
-    return x ? std::move(*x) : std::string{};
+    char text[INET6_ADDRSTRLEN] = "";
+    if (peer_.any.sa_family == AF_INET)
+      ::inet_ntop(AF_INET, &peer_.v4.sin_addr, text, sizeof(text));
+    else if (peer_.any.sa_family == AF_INET6)
+      ::inet_ntop(AF_INET6, &peer_.v6.sin6_addr, text, sizeof(text));
+    return text;
   }
 
   uint16_t port() const override {
-    auto x = net::remote_port_of_fd(stream_.fd());
-    return x ? *x : 0;
+    if (peer_.any.sa_family == AF_INET)
+      return ntohs(peer_.v4.sin_port);
+    if (peer_.any.sa_family == AF_INET6)
+      return ntohs(peer_.v6.sin6_port);
+    return 0;
   }
 
   void add_to_loop() override {
@@ -220,27 +242,92 @@ private:
   }
 
   mqtt_stream stream_;
+  peer_address peer_;
   bool launched_ = false;
   bool queued_ = false;   ///< in `unsent`
   bool send_due_ = false; ///< bytes wait for `after_runs`
   size_t sent_unreported_ = 0;
 };
 
-class mqtt_doorman final : public net::doorman_impl {
-public:
-  using net::doorman_impl::doorman_impl;
+class mqtt_doorman;
 
-  /// As CAF's doorman, with an MQTT scribe for the accepted socket.
+/// CAF's acceptor (acceptor_impl<policy::tcp>), but with accept4(2): the
+/// socket comes non-blocking and close-on-exec, where CAF's accept(2) is
+/// followed by two fcntl(2) calls, and with the peer's address.
+class mqtt_acceptor final : public net::acceptor {
+public:
+  mqtt_acceptor(net::default_multiplexer& mpx, net::native_socket fd,
+                mqtt_doorman& owner)
+    : net::acceptor(mpx, fd), owner_(owner) {}
+
+  void handle_event(net::operation op) override;
+
+  const peer_address& peer() const { return peer_; }
+
+private:
+  mqtt_doorman& owner_;
+  peer_address peer_{};
+};
+
+/// CAF's doorman (doorman_impl) with `mqtt_acceptor`, giving every
+/// accepted socket an MQTT scribe.
+class mqtt_doorman final : public caf::io::doorman {
+public:
+  mqtt_doorman(net::default_multiplexer& mpx, net::native_socket fd)
+    : caf::io::doorman(net::accept_hdl_from_socket(fd)), acceptor_(mpx, fd, *this) {}
+
   bool new_connection() override {
     if (detached())
-      return false;
+      return false; // the listener let go while the event was pending
     auto& mpx = acceptor_.backend();
-    auto scribe = caf::make_counted<mqtt_scribe>(mpx, acceptor_.accepted_socket());
+    auto scribe = caf::make_counted<mqtt_scribe>(mpx, acceptor_.accepted_socket(),
+                                                 acceptor_.peer());
     auto hdl = scribe->hdl();
     parent()->add_scribe(std::move(scribe));
     return doorman::new_connection(&mpx, hdl);
   }
+
+  void graceful_shutdown() override {
+    acceptor_.graceful_shutdown();
+    detach(&acceptor_.backend(), false);
+  }
+
+  void launch() override {
+    acceptor_.start(this);
+  }
+
+  std::string addr() const override {
+    auto x = net::local_addr_of_fd(acceptor_.fd());
+    return x ? std::move(*x) : std::string{};
+  }
+
+  uint16_t port() const override {
+    auto x = net::local_port_of_fd(acceptor_.fd());
+    return x ? *x : 0;
+  }
+
+  void add_to_loop() override {
+    acceptor_.activate(this);
+  }
+
+  void remove_from_loop() override {
+    acceptor_.passivate();
+  }
+
+private:
+  mqtt_acceptor acceptor_;
 };
+
+void mqtt_acceptor::handle_event(net::operation op) {
+  if (op != net::operation::read)
+    return; // as CAF's acceptor: errors of a listening socket are not acted on
+  socklen_t len = sizeof(peer_);
+  auto fd = ::accept4(this->fd(), &peer_.any, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0)
+    return; // none waiting, or (as in CAF) an error left to the next event
+  accepted_socket() = fd;
+  owner_.new_connection();
+}
 
 } // namespace
 
