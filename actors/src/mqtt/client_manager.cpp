@@ -198,6 +198,26 @@ void send_sessions_away(manager_actor* self, uint64_t count,
   }
 }
 
+/// Sends every session whose keepalive fell due its timer, as the
+/// session's own (it answers only its own timers), and ticks again while
+/// any is set.
+void keepalive_tick(manager_actor* self) {
+  auto& k = self->state.ctx->keepalive;
+  std::vector<keepalive_timers::entry> due;
+  bool again = false;
+  {
+    std::lock_guard<std::mutex> lock{k.mu};
+    std::tie(due, again) = k.wheel.tick(self->state.ctx->node->now_ms());
+  }
+  auto kind = static_cast<uint8_t>(broker::timer_kind::keepalive);
+  for (auto& e : due)
+    if (auto session = caf::actor_cast<caf::actor>(e.session.lock()))
+      caf::send_as(session, session, timer_atom::value, kind, e.gen);
+  if (again)
+    self->delayed_send(self, std::chrono::milliseconds(keepalive_timers::tick_ms),
+                       keepalive_tick_atom::value);
+}
+
 caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
   auto& st = self->state;
   st.ctx = ctx;
@@ -254,6 +274,9 @@ caf::behavior manager_fn(manager_actor* self, mqtt_context* ctx) {
   return {
     [self](confirm_sweep_atom, uint64_t which) {
       self->state.registry_writes.sweep(self, which);
+    },
+    [self](keepalive_tick_atom) {
+      keepalive_tick(self);
     },
     [self](connect_atom, broker::connect& c, const caf::actor& conn,
            const client_origin& origin) {

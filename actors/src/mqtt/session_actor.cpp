@@ -99,6 +99,19 @@ void count_drops(session_actor* self) {
   add(c.dropped_too_large, st.counted.dropped_too_large, m.dropped_too_large);
 }
 
+/// The keepalive timer goes to the node's wheel (mqtt_context::keepalive),
+/// not to CAF's clock; the client manager starts ticking when it was empty.
+void keepalive_at(session_actor* self, int64_t due_ms, uint64_t gen) {
+  auto& k = self->state.ctx->keepalive;
+  bool start = false;
+  {
+    std::lock_guard<std::mutex> lock{k.mu};
+    start = k.wheel.add(due_ms, {caf::weak_actor_ptr{self->ctrl()}, gen});
+  }
+  if (start)
+    self->send(self->state.ctx->manager, keepalive_tick_atom::value);
+}
+
 void run(session_actor* self, broker::effect_list effects,
          const caf::actor& target) {
   auto& st = self->state;
@@ -127,9 +140,14 @@ void run(session_actor* self, broker::effect_list effects,
       self->send(st.ctx->router, unsubscribe_atom::value, std::move(*u));
     } else if (auto t = std::get_if<broker::set_timer>(&e)) {
       auto kind = static_cast<uint8_t>(t->kind);
-      auto delay = std::max<int64_t>(0, t->due_ms - now(self));
-      self->delayed_send(self, std::chrono::milliseconds(delay),
-                         timer_atom::value, kind, ++st.timer_gen[kind]);
+      auto gen = ++st.timer_gen[kind];
+      if (t->kind == broker::timer_kind::keepalive) {
+        keepalive_at(self, t->due_ms, gen);
+      } else {
+        auto delay = std::max<int64_t>(0, t->due_ms - now(self));
+        self->delayed_send(self, std::chrono::milliseconds(delay),
+                           timer_atom::value, kind, gen);
+      }
     } else if (auto ct = std::get_if<broker::cancel_timer>(&e)) {
       ++st.timer_gen[static_cast<uint8_t>(ct->kind)];
     } else if (auto se = std::get_if<broker::session_ended>(&e)) {

@@ -1,15 +1,19 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_control_block.hpp>
 
 #include "starling/actors/mqtt/access.hpp"
 #include "starling/actors/mqtt/metrics.hpp"
 #include "starling/broker/broker_settings.hpp"
+#include "starling/broker/timer_wheel.hpp"
 #include "starling/runtime/shared_value.hpp"
 
 namespace starling::actors {
@@ -29,6 +33,20 @@ struct moving_clients {
   std::atomic<bool> refusing{false};
   /// HOST:PORT for MQTT 5 clients (the Server Reference); empty: none.
   runtime::shared_value<std::string> server_reference;
+};
+
+/// Every session's keepalive timer, on the node's clock (the channel's):
+/// a session adds its own, the client manager ticks them every `tick_ms`
+/// while any is set and sends each due one to its session as the session's
+/// own timer. One CAF timer per session cost about 240 B per client.
+struct keepalive_timers {
+  struct entry {
+    caf::weak_actor_ptr session; ///< an ended session is not kept alive
+    uint64_t gen = 0;            ///< the session's timer generation
+  };
+  static constexpr int64_t tick_ms = 250;
+  std::mutex mu;
+  broker::timer_wheel<entry> wheel{tick_ms}; ///< guarded by mu
 };
 
 /// What the MQTT actors of a node share; owned by run_node(), which
@@ -55,6 +73,7 @@ struct mqtt_context {
   /// Rebalance and evacuation on this node (balancer.hpp).
   caf::actor balancer;
   moving_clients moving;
+  keepalive_timers keepalive;
 };
 
 } // namespace starling::actors::mqtt

@@ -82,8 +82,12 @@ using unsubscribe_atom = caf::atom_constant<caf::atom("m_unsub")>;
 using deliver_atom = caf::atom_constant<caf::atom("m_deliver")>;
 /// router -> session: (retained, broker::message, string key)
 using retained_atom = caf::atom_constant<caf::atom("m_retained")>;
-/// session -> itself: (timer, uint8 kind, uint64 generation)
+/// session -> itself: (timer, uint8 kind, uint64 generation); the keepalive
+/// comes from the client manager, sent as the session (keepalive_tick_atom)
 using timer_atom = caf::atom_constant<caf::atom("m_timer")>;
+/// (m_katick): the client manager's tick of every session's keepalive timer
+/// (mqtt_context::keepalive), every keepalive_timers::tick_ms while any is set.
+using keepalive_tick_atom = caf::atom_constant<caf::atom("m_katick")>;
 
 // -- shell ----------------------------------------------------------------------
 /// -> manager: (clients) -> string table; (client, id) -> string detail
