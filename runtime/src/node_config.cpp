@@ -136,7 +136,7 @@ const std::vector<config_key>& config_schema() {
      "transactions queued for one subscriber before it is cut off "
      "(it resumes or re-bootstraps)",
      k::unsigned_int, 16, 100000000},
-    {"rlog.replicant_batch_ms", "5",
+    {"rlog.replicant_batch_ms", "20",
      "how long a core holds what it commits for a replicant before it "
      "sends it, so that what commits meanwhile goes in the same batch "
      "(0 = at once); cores that follow are fed at once",

@@ -50,7 +50,7 @@ constexpr int64_t txn_us = 10000 * ms;     // db.request_timeout_ms
 constexpr uint32_t write_retries = 5;      // rlog.write_retries
 constexpr size_t batch_size = 500;         // rlog.bootstrap_batch_size
 constexpr size_t agent_window = 1000;
-constexpr uint32_t replicant_batch_ms = 5; // rlog.replicant_batch_ms
+constexpr uint32_t replicant_batch_ms = 20; // rlog.replicant_batch_ms
 constexpr size_t agent_queue_limit = 100000;
 } // namespace timing
 

@@ -22,7 +22,7 @@ struct db_settings {
   size_t batch_size = 500;           ///< records per bootstrap batch
   size_t agent_queue_limit = 100000; ///< queued per subscriber before a cut
   size_t agent_window = 1000;        ///< sent and unacknowledged
-  uint32_t replicant_batch_ms = 5;   ///< a replicant's batch waits this long
+  uint32_t replicant_batch_ms = 20;  ///< a replicant's batch waits this long
   size_t replay_buffer_limit = 1000000;
   uint32_t write_retries = 5;
   uint32_t request_timeout_ms = 10000;
