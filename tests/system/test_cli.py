@@ -98,7 +98,7 @@ class NodeStartupTest(ClusterTest):
         env = {**os.environ, "STARLING_NODE__DATA_PORT": str(a.data_port),
                "STARLING_DASHBOARD__LISTENER__HTTP": f"127.0.0.1:{free_port()}"}
         for _ in range(8):
-            r = run([BIN, "-name", "core1c@127.0.0.1", "-dist_port", str(a.port),
+            r = run([BIN, "-name", "core1c@127.0.0.1", "-dist_port", str(free_port()),
                      "-cookie", "x"], timeout=15, env=env)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(f"cannot listen on the message delivery port {a.data_port}",

@@ -1,14 +1,15 @@
 #include "starling/actors/mqtt/socket.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstring>
 #include <thread>
 #include <vector>
 
 #include <caf/io/abstract_broker.hpp>
 #include <caf/io/network/default_multiplexer.hpp>
+#include <caf/io/network/ip_endpoint.hpp>
 #include <caf/io/doorman.hpp>
 #include <caf/io/network/acceptor.hpp>
 #include <caf/io/network/stream.hpp>
@@ -158,22 +159,13 @@ public:
     queue_after_run();
   }
 
-  /// As CAF's `remote_addr_of_fd` would say, from what accept(2) said.
+  /// What accept(2) said, in CAF's words (as `remote_addr_of_fd`).
   std::string addr() const override {
-    char text[INET6_ADDRSTRLEN] = "";
-    if (peer_.any.sa_family == AF_INET)
-      ::inet_ntop(AF_INET, &peer_.v4.sin_addr, text, sizeof(text));
-    else if (peer_.any.sa_family == AF_INET6)
-      ::inet_ntop(AF_INET6, &peer_.v6.sin6_addr, text, sizeof(text));
-    return text;
+    return net::host(peer_endpoint());
   }
 
   uint16_t port() const override {
-    if (peer_.any.sa_family == AF_INET)
-      return ntohs(peer_.v4.sin_port);
-    if (peer_.any.sa_family == AF_INET6)
-      return ntohs(peer_.v6.sin6_port);
-    return 0;
+    return net::port(peer_endpoint());
   }
 
   void add_to_loop() override {
@@ -185,6 +177,13 @@ public:
   }
 
 private:
+  net::ip_endpoint peer_endpoint() const {
+    net::ip_endpoint ep;
+    std::memcpy(ep.address(), &peer_, sizeof(peer_));
+    *ep.length() = sizeof(peer_);
+    return ep;
+  }
+
   /// Queues this socket for `after_runs`.
   void queue_after_run() {
     if (queued_)

@@ -50,7 +50,7 @@ public:
   template <class Answer, class Self, class... Ts>
   void send(Self* self, const caf::actor& to, runtime::logger* log,
             std::string what, Ts&&... xs) {
-    auto go = [this, self, to, log, what = std::move(what),
+    auto go = [this, self, to, what = std::move(what),
                msg = caf::make_message(std::forward<Ts>(xs)...)]() mutable {
       auto seq = first_seq_ + open_.size();
       open_.push_back({self->clock().now(), std::move(what), false});
@@ -58,13 +58,13 @@ public:
       arm(self);
       self->request(to, caf::infinite, std::move(msg))
         .then([this, seq](const Answer&) { done(seq); },
-              [this, seq, log](caf::error& err) {
-                if (auto w = what_of(seq))
-                  log->warning(*w + ": " + describe(err));
+              [this, seq](caf::error& err) {
+                if (auto e = unanswered(seq))
+                  log_->warning(e->what + ": " + describe(err));
                 done(seq);
               });
     };
-    log_ = log;
+    log_ = log; // the same for every write of the owner
     if (in_flight_ < window)
       go();
     else
@@ -83,9 +83,8 @@ public:
                || now - open_.front().sent >= answer_timeout)) {
       auto& oldest = open_.front();
       if (!oldest.answered) {
-        if (log_)
-          log_->warning(oldest.what + ": no answer within "
-                        + std::to_string(answer_timeout.count()) + " s");
+        log_->warning(oldest.what + ": no answer within "
+                      + std::to_string(answer_timeout.count()) + " s");
         --in_flight_;
         next();
       }
@@ -108,12 +107,13 @@ private:
 
   uint64_t id() const { return reinterpret_cast<uintptr_t>(this); }
 
-  /// What the write `seq` was, while it waits for its answer.
-  const std::string* what_of(uint64_t seq) const {
+  /// The write `seq` while it waits for its answer (not once answered or
+  /// given up).
+  entry* unanswered(uint64_t seq) {
     if (seq < first_seq_ || seq - first_seq_ >= open_.size())
       return nullptr;
     auto& e = open_[seq - first_seq_];
-    return e.answered ? nullptr : &e.what;
+    return e.answered ? nullptr : &e;
   }
 
   /// Sets the timer for the oldest write in flight, unless it is set.
@@ -130,13 +130,11 @@ private:
   /// The answer to `seq` came (a late one, after its place was given up,
   /// is ignored).
   void done(uint64_t seq) {
-    if (seq < first_seq_ || seq - first_seq_ >= open_.size())
+    auto e = unanswered(seq);
+    if (!e)
       return;
-    auto& e = open_[seq - first_seq_];
-    if (e.answered)
-      return;
-    e.answered = true;
-    std::string{}.swap(e.what);
+    e->answered = true;
+    std::string{}.swap(e->what);
     while (!open_.empty() && open_.front().answered) {
       open_.pop_front();
       ++first_seq_;
