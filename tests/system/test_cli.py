@@ -105,6 +105,22 @@ class NodeStartupTest(ClusterTest):
                           r.stderr)
             self.assertNotIn("unhandled exception", r.stderr)
 
+    def test_a_second_node_on_the_same_data_file_is_refused(self):
+        # The same name on the same data dir (a node started twice): its
+        # SQLite file is held by the running node, so the second start stops
+        # with the reason, and the running node keeps its data.
+        a = self.node("core1")
+        self.assertEqual(a.ctl("db", "put", "kv", "k", "v").returncode, 0)
+        env = {**os.environ, "STARLING_NODE__DATA_DIR": a.data_dir,
+               "STARLING_NODE__DATA_PORT": str(free_port())}
+        r = run([BIN, "-name", a.name, "-dist_port", str(free_port()), "-cookie", "x"],
+                timeout=15, env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"cannot open database '{a.data_dir}/{a.name}.sqlite': database is "
+                      "locked: another process has it open", r.stderr)
+        got = a.ctl("db", "get", "kv", "k")
+        self.assertEqual((got.returncode, got.stdout.strip()), (0, "v"), got.stderr)
+
     def test_derived_port_needs_no_flags(self):
         port = free_port()
         short = f"n{port - 4370}"  # derives exactly that free port

@@ -196,6 +196,31 @@ TEST_CASE("db sqlite: an unusable path is reported with its name") {
   CHECK(error.find(path) != std::string::npos);
 }
 
+TEST_CASE("db sqlite: a file another connection holds is refused clearly") {
+  // A node started twice on one data dir: the second is refused at open,
+  // before it could write, and says why. The file is first created and
+  // closed, so the holder below only reads at open, as a restarted node does.
+  temp_dir dir;
+  auto path = dir.file("node.db");
+  schema s({{"kv", "kv_shard", storage::disc}});
+  {
+    auto first = open_ok(path);
+    std::string error;
+    REQUIRE(first->store(s, commit(1, "kv_shard", {w("kv", "a", "1")}), error));
+  }
+  auto holder = open_ok(path);
+  std::string error;
+  CHECK_FALSE(sqlite_store::open(path, error));
+  CHECK(error.find(path) != std::string::npos);
+  CHECK(error.find("database is locked: another process has it open")
+        != std::string::npos);
+  // The holder is unaffected, and once it closes the file opens again.
+  CHECK(holder->store(s, commit(2, "kv_shard", {w("kv", "b", "2")}), error));
+  holder.reset();
+  auto again = open_ok(path);
+  CHECK(load_ok(*again, s)["kv_shard"].seqno == 2);
+}
+
 TEST_CASE("db sqlite: shard actors on different threads share one file") {
   // Every shard actor of a node writes through the same store, each on its
   // own scheduler thread.

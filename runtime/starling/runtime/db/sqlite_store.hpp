@@ -21,7 +21,8 @@ struct recovered_shard {
   std::vector<record> records; ///< disc tables only
 };
 
-/// The disc tables of one node in one SQLite file (WAL mode): one SQL table
+/// The disc tables of one node in one SQLite file (WAL mode, locked by this
+/// process from open to close: a second process cannot open it): one SQL table
 /// `records(tbl, key, value, PRIMARY KEY(tbl, key))` and
 /// `shards(shard PRIMARY KEY, seqno, history)`. Each committed transaction is stored
 /// in one SQLite transaction together with the shard's new seqno, so after a
