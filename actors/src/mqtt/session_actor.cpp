@@ -93,10 +93,10 @@ void count_drops(session_actor* self) {
     }
     seen = now_v;
   };
-  add(c.dropped_queue_full, st.counted.dropped_queue_full, m.dropped_queue_full);
-  add(c.dropped_qos0_offline, st.counted.dropped_qos0_offline, m.dropped_qos0_offline);
-  add(c.dropped_expired, st.counted.dropped_expired, m.dropped_expired);
-  add(c.dropped_too_large, st.counted.dropped_too_large, m.dropped_too_large);
+  add(c.dropped_queue_full, st.counted.queue_full, m.dropped_queue_full);
+  add(c.dropped_qos0_offline, st.counted.qos0_offline, m.dropped_qos0_offline);
+  add(c.dropped_expired, st.counted.expired, m.dropped_expired);
+  add(c.dropped_too_large, st.counted.too_large, m.dropped_too_large);
 }
 
 /// The keepalive timer goes to the node's wheel (mqtt_context::keepalive),
@@ -165,16 +165,19 @@ void new_connection(session_actor* self, const broker::connect& c,
     self->send(st.ctx->manager, connect_atom::value, c, conn, origin);
     return;
   }
-  if (st.moved_to)
+  if (st.moves().moved_to)
     come_back(self); // within the grace period
   st.incoming = {make_channel(self, origin), conn};
   auto& chan = *st.incoming.chan;
   run(self, chan.handle_packet(broker::packet{c}, now(self)), conn);
-  if (st.incoming.chan && !st.move.fetching()) {
+  if (st.incoming.chan && !st.moves().move.fetching()) {
     // Refused (CONNACK failure sent): the previous channel, if any, stays.
     st.incoming = {};
-    if (std::exchange(st.taking_back, false)) // it stays where it went
-      self->send(std::exchange(st.holder, caf::actor{}), handover_end_atom::value);
+    if (st.moves().taking_back) { // it stays where it went
+      st.moving().taking_back = false;
+      self->send(std::exchange(st.moving().holder, caf::actor{}),
+                 handover_end_atom::value);
+    }
     if (!st.current.chan)
       end(self, "CONNECT refused");
   }
@@ -193,9 +196,10 @@ void from_connection(session_actor* self, F f) {
 
 std::string describe(session_actor* self) {
   auto& st = self->state;
-  if (st.moved_to)
+  auto& mv = st.moves();
+  if (mv.moved_to)
     return "client " + st.client_id + ", moved to node "
-           + node_of(self, st.moved_to) + " (passing on what is still routed here)";
+           + node_of(self, mv.moved_to) + " (passing on what is still routed here)";
   if (!st.current.chan)
     return "client " + st.client_id + ", connecting";
   auto& ch = *st.current.chan;
@@ -209,14 +213,14 @@ std::string describe(session_actor* self) {
            + std::to_string(s->queue().size()) + " queued, "
            + std::to_string(s->counters().dropped()) + " dropped, expiry "
            + std::to_string(s->expiry_interval()) + " s";
-    if (st.move.second_copies() > 0)
-      out += ", " + std::to_string(st.move.second_copies())
+    if (mv.move.second_copies() > 0)
+      out += ", " + std::to_string(mv.move.second_copies())
              + " second copies dropped after moving here";
   }
-  if (st.move.moving())
-    out += ", moving here from " + st.taken_from + " ("
-           + to_string(st.move.current()) + ", "
-           + std::to_string(st.move.held()) + " held)";
+  if (mv.move.moving())
+    out += ", moving here from " + mv.taken_from + " ("
+           + to_string(mv.move.current()) + ", "
+           + std::to_string(mv.move.held()) + " held)";
   return out;
 }
 
@@ -309,13 +313,18 @@ caf::behavior shared_behavior() {
        const std::vector<std::string>& keys) {
       auto self = session_actor::current();
       auto& st = self->state;
-      if (st.moved_to) {
-        if (st.move.pass_on(msg.id) == broker::session_move::verdict::deliver)
-          self->send(st.moved_to, peer_deliver_atom::value, to_wire(msg), keys);
+      if (st.moves().moved_to) {
+        auto& mv = st.moving();
+        if (mv.move.pass_on(msg.id) == broker::session_move::verdict::deliver)
+          self->send(mv.moved_to, peer_deliver_atom::value, to_wire(msg), keys);
         return;
       }
+      // A session that never moved delivers at once (session_move::direct
+      // with no move).
       if (!st.current.chan || st.ending
-          || st.move.direct(msg, keys) != broker::session_move::verdict::deliver)
+          || (st.moving_
+              && st.moving_->move.direct(msg, keys)
+                   != broker::session_move::verdict::deliver))
         return;
       run(self, st.current.chan->deliver(msg, keys, now(self)), st.current.conn);
     },
@@ -323,12 +332,14 @@ caf::behavior shared_behavior() {
       auto self = session_actor::current();
       // The old node's session has passed on everything routed to it.
       auto& st = self->state;
-      if (st.previous && self->current_sender()
-                           == caf::actor_cast<caf::strong_actor_ptr>(st.previous)) {
-        auto before = std::exchange(st.previous, caf::actor{});
-        broker::session_move::serve_order(st.waiting_takeovers,
+      if (st.moves().previous
+          && self->current_sender()
+               == caf::actor_cast<caf::strong_actor_ptr>(st.moves().previous)) {
+        auto& mv = st.moving();
+        auto before = std::exchange(mv.previous, caf::actor{});
+        broker::session_move::serve_order(mv.waiting_takeovers,
                                           [&](auto& w) { return w.to == before; });
-        old_done(self, st.move.old_done());
+        old_done(self, mv.move.old_done());
       }
     },
     [](peer_deliver_atom, message_wire& w,
@@ -338,16 +349,17 @@ caf::behavior shared_behavior() {
       auto& st = self->state;
       if (!st.ctx->node->peers->allowed(self->current_sender()))
         return;
-      if (st.moved_to) { // and moved on again since
-        if (st.move.pass_on(w.id) == broker::session_move::verdict::deliver)
-          self->send(st.moved_to, peer_deliver_atom::value, std::move(w), keys);
+      auto& mv = st.moving(); // passed on: this session moved
+      if (mv.moved_to) { // and moved on again since
+        if (mv.move.pass_on(w.id) == broker::session_move::verdict::deliver)
+          self->send(mv.moved_to, peer_deliver_atom::value, std::move(w), keys);
         return;
       }
       auto msg = from_wire(std::move(w));
       if (!msg || !st.current.chan || st.ending)
         return;
-      deliver_held(self, st.move.older_held(*msg));
-      if (st.move.via_old(msg->id) == broker::session_move::verdict::drop)
+      deliver_held(self, mv.move.older_held(*msg));
+      if (mv.move.via_old(msg->id) == broker::session_move::verdict::drop)
         return;
       run(self, st.current.chan->deliver(*msg, keys, now(self)),
           st.current.conn);
@@ -357,9 +369,10 @@ caf::behavior shared_behavior() {
       // Another node opened a session for this client id at the same time
       // and the registry kept its entry: give way as to a takeover.
       auto& st = self->state;
-      if (!from_own_system(self) || st.move.fetching()
-          || st.moved_to || st.ending || !st.current.chan
-          || node == st.taken_from || decided_at_ms <= st.connected_at_ms)
+      auto& mv = st.moves();
+      if (!from_own_system(self) || mv.move.fetching()
+          || mv.moved_to || st.ending || !st.current.chan
+          || node == mv.taken_from || decided_at_ms <= st.connected_at_ms)
         return;
       st.ctx->node->log->info("session " + st.client_id
                               + " superseded by a session on " + node);
@@ -393,17 +406,19 @@ caf::behavior shared_behavior() {
       if (self->current_sender() != self->ctrl())
         return;
       if (kind == handover_done) {
-        if (gen != st.handover_gen || !st.moved_to)
+        auto& mv = st.moves();
+        if (gen != mv.handover_gen || !mv.moved_to)
           return; // the client came back meanwhile
-        self->send(st.moved_to, handover_end_atom::value);
-        end(self, "moved to " + node_of(self, st.moved_to), true);
+        self->send(mv.moved_to, handover_end_atom::value);
+        end(self, "moved to " + node_of(self, mv.moved_to), true);
         return;
       }
       if (kind == dedup_done) {
-        if (gen != st.dedup_gen)
+        if (gen != st.moves().dedup_gen)
           return; // a later move's window is open
-        st.previous = nullptr; // if it never said it was done
-        old_done(self, st.move.window_closed());
+        auto& mv = st.moving();
+        mv.previous = nullptr; // if it never said it was done
+        old_done(self, mv.move.window_closed());
         return;
       }
       if (kind >= st.timer_gen.size() || st.timer_gen[kind] != gen
@@ -431,7 +446,8 @@ caf::behavior shared_behavior() {
       // An operator kicks the client: DISCONNECT 0x98 (MQTT 5), the
       // session discarded, as EMQX's kickout.
       auto& st = self->state;
-      if (!from_own_system(self) || !st.current.chan || st.ending || st.moved_to)
+      if (!from_own_system(self) || !st.current.chan || st.ending
+          || st.moves().moved_to)
         return false;
       st.ctx->node->log->info("client " + st.client_id + " kicked by an operator");
       run(self,
@@ -448,7 +464,8 @@ caf::behavior shared_behavior() {
       // DISCONNECT 0x9C with the Server Reference; 3.x: closed); the
       // session stays for it to take over from its new node.
       auto& st = self->state;
-      if (!from_own_system(self) || !st.current.chan || st.ending || st.moved_to
+      if (!from_own_system(self) || !st.current.chan || st.ending
+          || st.moves().moved_to
           || st.current.chan->state() != broker::channel_state::connected)
         return;
       run(self,
@@ -480,7 +497,8 @@ caf::behavior session_fn(session_actor* self, mqtt_context* ctx,
   if (moved) {
     host_moved(self, holder);
   } else {
-    st.holder = std::move(holder);
+    if (holder) // another node holds this client's session
+      st.moving().holder = std::move(holder);
     new_connection(self, first, conn, origin);
   }
   return shared_behavior();

@@ -59,7 +59,7 @@ template <class Next>
 void fetch_session(session_actor* self, const caf::actor& holder,
                    const std::string& id, bool clean_start, bool back,
                    Next next) {
-  self->state.move.fetch();
+  self->state.moving().move.fetch();
   auto asked = self->request(holder, takeover_timeout, takeover_atom::value,
                              id, clean_start);
   if (back) // the session that had come here is done here (come_back)
@@ -68,8 +68,9 @@ void fetch_session(session_actor* self, const caf::actor& holder,
       [self, id, back, next](const std::string& bytes, const caf::actor& old,
                        const std::vector<uint64_t>& seen) mutable {
         auto& st = self->state;
+        auto& mv = st.moving();
         std::optional<broker::session> existing;
-        if (auto window = st.move.fetched(!bytes.empty())) {
+        if (auto window = mv.move.fetched(!bytes.empty())) {
           existing = decode_session(self->system(), bytes,
                                     st.ctx->live.get()->channel.session);
           if (!existing)
@@ -77,23 +78,23 @@ void fetch_session(session_actor* self, const caf::actor& holder,
                                        + node_of(self, old)
                                        + " could not be read; starting anew");
           else if (back) // what came here meanwhile waits in the mailbox
-            st.move.came_back_with(*existing, now(self));
+            mv.move.came_back_with(*existing, now(self));
           else
-            st.move.arrived_with(*existing);
+            mv.move.arrived_with(*existing);
           // Late copies of what the session received there are seconds.
-          st.move.arrived_with(seen);
+          mv.move.arrived_with(seen);
           // Until the old node's routes are gone everywhere, messages may
           // come both directly and through it.
-          st.previous = old;
-          st.taken_from = node_of(self, old);
+          mv.previous = old;
+          mv.taken_from = node_of(self, old);
           bump(st.ctx->stats.takeover_from_remote);
           self->delayed_send(self, std::chrono::milliseconds(*window),
-                             timer_atom::value, dedup_done, ++st.dedup_gen);
+                             timer_atom::value, dedup_done, ++mv.dedup_gen);
         }
         next(std::move(existing));
       },
       [self, id, next](caf::error& err) mutable {
-        self->state.move.fetched(false);
+        self->state.moving().move.fetched(false);
         self->state.ctx->node->log->debug("no session of " + id
                                           + " to take over: " + describe(err));
         next(std::nullopt);
@@ -105,13 +106,14 @@ void fetch_session(session_actor* self, const caf::actor& holder,
 /// Clean Start).
 void open_session(session_actor* self, const broker::open_session& o) {
   auto& st = self->state;
-  if (st.current.chan || !st.holder) {
+  if (st.current.chan || !st.moves().holder) {
     adopt(self, o, std::nullopt);
     return;
   }
-  auto holder = std::exchange(st.holder, caf::actor{});
+  auto& mv = st.moving();
+  auto holder = std::exchange(mv.holder, caf::actor{});
   fetch_session(self, holder, o.client_id, o.clean_start,
-                std::exchange(st.taking_back, false),
+                std::exchange(mv.taking_back, false),
                 [self, o](std::optional<broker::session> existing) {
                   adopt(self, o, std::move(existing));
                 });
@@ -130,7 +132,8 @@ void host_moved(session_actor* self, const caf::actor& holder) {
                     return;
                   }
                   st.ctx->node->log->debug("session " + id + " moved here from "
-                                           + st.taken_from + " without its client");
+                                           + st.moves().taken_from
+                                           + " without its client");
                   self->send(st.ctx->manager, register_atom::value, id);
                   self->send(st.ctx->manager, offline_atom::value, id);
                   st.current = {make_channel(self, client_origin{}), nullptr};
@@ -196,9 +199,11 @@ void deliver_held(session_actor* self,
 /// rather than to that connection (which the next node would resend
 /// ahead of older ones still on their way there).
 std::optional<broker::session> let_go(session_actor* self) {
-  self->state.previous = nullptr;
   kick_current(self);
-  deliver_held(self, self->state.move.release());
+  if (auto& mv = self->state.moving_) { // held messages, if it moved here
+    mv->previous = nullptr;
+    deliver_held(self, mv->move.release());
+  }
   auto existing = release_current(self);
   self->state.current = {};
   set_connected(self, false);
@@ -223,16 +228,16 @@ give(session_actor* self, const caf::actor& to, bool clean_start) {
   std::string bytes;
   if (existing && !clean_start)
     bytes = encode_session(self->system(), *existing);
-  auto seen = st.move.seen_ids();
+  auto seen = st.moves().move.seen_ids();
   if (bytes.empty()) {
     end(self, "discarded by a clean start on another node", true);
   } else {
     bump(st.ctx->stats.takeover_to_remote);
-    st.moved_to = to;
+    st.moving().moved_to = to;
     st.ctx->node->log->debug("session " + st.client_id + " moves to "
                              + node_of(self, to));
     self->delayed_send(self, handover_grace, timer_atom::value, handover_done,
-                       ++st.handover_gen);
+                       ++st.moving().handover_gen);
   }
   return {std::move(bytes), caf::actor_cast<caf::actor>(self), std::move(seen)};
 }
@@ -246,19 +251,20 @@ give(session_actor* self, const caf::actor& to, bool clean_start) {
 /// waits for the node before (old_done).
 takeover_result hand_over(session_actor* self, bool clean_start) {
   auto& st = self->state;
-  if (st.moved_to && !st.ending) {
+  auto& mv = st.moves();
+  if (mv.moved_to && !st.ending) {
     // Moved on a moment ago; the asking node has not yet read the
     // registry's new entry: its new session answers.
-    self->delegate(st.moved_to, takeover_atom::value, clean_start);
+    self->delegate(mv.moved_to, takeover_atom::value, clean_start);
     return caf::delegated<std::string, caf::actor, std::vector<uint64_t>>{};
   }
-  if (st.ending || st.move.fetching() || !st.current.chan)
+  if (st.ending || mv.move.fetching() || !st.current.chan)
     return no_session(self);
   auto to = caf::actor_cast<caf::actor>(self->current_sender());
-  if (st.move.current() == broker::session_move::phase::draining) {
+  if (mv.move.current() == broker::session_move::phase::draining) {
     auto rp = self->make_response_promise<std::string, caf::actor,
                                           std::vector<uint64_t>>();
-    st.waiting_takeovers.push_back({rp, to, clean_start});
+    st.moving().waiting_takeovers.push_back({rp, to, clean_start});
     return rp;
   }
   auto [bytes, me, seen] = give(self, to, clean_start);
@@ -268,14 +274,15 @@ takeover_result hand_over(session_actor* self, bool clean_start) {
 void old_done(session_actor* self,
               std::vector<broker::session_move::held_message> held) {
   auto& st = self->state;
-  if (!st.waiting_takeovers.empty() && !st.moved_to && !st.ending
+  auto& mv = st.moving(); // a move here ended
+  if (!mv.waiting_takeovers.empty() && !mv.moved_to && !st.ending
       && st.current.chan)
     kick_current(self); // the first one takes the session: held go with it
   deliver_held(self, std::move(held));
-  auto waiting = std::exchange(st.waiting_takeovers, {});
+  auto waiting = std::exchange(mv.waiting_takeovers, {});
   for (auto& w : waiting) {
-    if (st.moved_to && !st.ending) { // the first one took it: on to there
-      w.rp.delegate(st.moved_to, takeover_atom::value, w.clean_start);
+    if (mv.moved_to && !st.ending) { // the first one took it: on to there
+      w.rp.delegate(mv.moved_to, takeover_atom::value, w.clean_start);
     } else if (st.ending || !st.current.chan) {
       w.rp.deliver(no_session(self));
     } else {
@@ -291,10 +298,11 @@ void come_back(session_actor* self) {
   // The one it moved to hears that it is done after the takeover
   // (fetch_session): so it answers once done, and what it gets until
   // then is held and goes into the session, not to its connection.
-  auto there = std::exchange(st.moved_to, caf::actor{});
-  ++st.handover_gen;
-  st.holder = there;
-  st.taking_back = true;
+  auto& mv = st.moving();
+  auto there = std::exchange(mv.moved_to, caf::actor{});
+  ++mv.handover_gen;
+  mv.holder = there;
+  mv.taking_back = true;
   st.ctx->node->log->debug("session " + st.client_id
                            + " is taken back from " + node_of(self, there));
 }
