@@ -133,7 +133,7 @@ std::optional<reason_code> channel::check_will(const will_message& will,
   const bool allowed =
     !detail::is_sys_topic(will.topic)
     && (!hooks_.authorize
-        || hooks_.authorize(client_id_, username_, access_action::publish, will.topic));
+        || hooks_.authorize(client_id_, username(), access_action::publish, will.topic));
   if (!allowed) {
     why = "will topic \"" + will.topic + "\" is not authorized";
     return reason_code::not_authorized;
@@ -149,7 +149,8 @@ channel::capped_session_expiry(std::uint32_t requested) const noexcept {
 void channel::accept_connect(const connect& c, effect_list& out) {
   clean_start_ = c.clean_start;
   bridge_ = c.bridge;
-  username_ = c.username;
+  has_username_ = c.username.has_value();
+  username_ = c.username.value_or(std::string());
   if (is_v5()) {
     requested_expiry_ = c.props.session_expiry_interval.value_or(0);
     session_expiry_ = capped_session_expiry(requested_expiry_);

@@ -78,7 +78,7 @@ void channel::on_publish(const publish& p, std::int64_t now,
                               now, out);
   auto refusal = publish_refusal(p, topic);
   if (!refusal && hooks_.authorize
-      && !hooks_.authorize(client_id_, username_, access_action::publish, topic)) {
+      && !hooks_.authorize(client_id_, username(), access_action::publish, topic)) {
     if (config_->disconnect_on_deny)
       return protocol_violation(reason_code::not_authorized,
                                 "PUBLISH to \"" + topic + "\" is not authorized",
@@ -339,10 +339,13 @@ bool channel::fits(const publish& p) {
   if (2 + 2 + p.topic.size() + p.payload.size() > limit)
     return false;
   // Close to the limit: only the encoder knows the exact size.
-  scratch_.clear();
-  if (encode(p, version_, scratch_))
+  // One buffer per thread, not per channel: rarely used, and an idle
+  // client should not carry it.
+  thread_local std::vector<std::uint8_t> scratch;
+  scratch.clear();
+  if (encode(p, version_, scratch))
     return false;
-  return scratch_.size() <= limit;
+  return scratch.size() <= limit;
 }
 
 void channel::drain_queue(std::int64_t now, effect_list& out) {

@@ -89,7 +89,7 @@ void channel::on_subscribe(const subscribe& s, std::int64_t now,
   }
   if (config_->disconnect_on_deny && hooks_.authorize)
     for (const auto& sub : s.subscriptions)
-      if (!hooks_.authorize(client_id_, username_, access_action::subscribe,
+      if (!hooks_.authorize(client_id_, username(), access_action::subscribe,
                             sub.filter))
         return protocol_violation(reason_code::not_authorized,
                                   "SUBSCRIBE to \"" + sub.filter
@@ -115,7 +115,7 @@ reason_code channel::add_subscription(const subscription& sub,
       && has_wildcards(parsed->topic_filter))
     return reason_code::wildcard_subscriptions_not_supported;
   if (hooks_.authorize
-      && !hooks_.authorize(client_id_, username_, access_action::subscribe,
+      && !hooks_.authorize(client_id_, username(), access_action::subscribe,
                            sub.filter))
     return reason_code::not_authorized;
   if (config_->max_subscriptions != 0

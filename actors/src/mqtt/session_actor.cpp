@@ -239,7 +239,7 @@ nlohmann::json client_json(session_actor* self) {
   bool up = ch.state() == broker::channel_state::connected;
   j["conn_state"] = up ? "connected" : "disconnected";
   j["connected"] = up;
-  j["username"] = ch.username() ? nlohmann::json(runtime::log_safe(*ch.username()))
+  j["username"] = ch.username() ? nlohmann::json(runtime::log_safe(std::string(*ch.username())))
                                 : nlohmann::json();
   j["proto_ver"] = static_cast<int>(ch.version());
   j["proto_name"] = ch.version() == broker::protocol_version::v3_1 ? "MQIsdp" : "MQTT";
