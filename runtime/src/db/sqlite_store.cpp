@@ -250,10 +250,10 @@ std::unique_ptr<sqlite_store> sqlite_store::open(const std::string& path,
   if (rc != SQLITE_OK)
     return fail(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   if (!setup(db, why) || !store->st_->prepare(why))
-    return fail((sqlite3_errcode(db) == SQLITE_BUSY
-                 ? why + ": another process has it open (is a node of the "
-                         "same name running on this data dir?)"
-                 : why));
+    return fail(sqlite3_errcode(db) != SQLITE_BUSY
+                  ? why
+                  : why + ": another process has it open (is a node of the "
+                          "same name running on this data dir?)");
   return store;
 }
 
