@@ -25,13 +25,11 @@ public:
   /// after that (never early, at most one tick late). Returns true when
   /// the host is to start ticking: nothing was pending and no tick runs.
   bool add(std::int64_t due_ms, Key key) {
+    // The host ticks exactly while a key is pending (tick() says so).
+    bool start = buckets_.empty();
     auto bucket = due_ms / tick_ms_ + (due_ms % tick_ms_ > 0 ? 1 : 0);
     buckets_[bucket].push_back(std::move(key));
-    ++size_;
-    if (ticking_)
-      return false;
-    ticking_ = true;
-    return true;
+    return start;
   }
 
   /// The host's tick at `now_ms`: the keys that fell due, oldest first
@@ -40,29 +38,24 @@ public:
   std::pair<std::vector<Key>, bool> tick(std::int64_t now_ms) {
     std::vector<Key> due;
     while (!buckets_.empty() && buckets_.begin()->first * tick_ms_ <= now_ms) {
-      auto& keys = buckets_.begin()->second;
-      size_ -= keys.size();
-      for (auto& k : keys)
+      for (auto& k : buckets_.begin()->second)
         due.push_back(std::move(k));
       buckets_.erase(buckets_.begin());
     }
-    ticking_ = !buckets_.empty();
-    return {std::move(due), ticking_};
+    return {std::move(due), !buckets_.empty()};
   }
 
-  std::int64_t tick_ms() const noexcept {
-    return tick_ms_;
-  }
-
+  /// Keys pending (counted each time: only tests ask).
   std::size_t size() const noexcept {
-    return size_;
+    std::size_t n = 0;
+    for (const auto& [tick, keys] : buckets_)
+      n += keys.size();
+    return n;
   }
 
 private:
   std::int64_t tick_ms_;
   std::map<std::int64_t, std::vector<Key>> buckets_; ///< by tick number
-  std::size_t size_ = 0;
-  bool ticking_ = false;
 };
 
 } // namespace starling::broker
